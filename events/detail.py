@@ -1,0 +1,217 @@
+"""The event detail payload of `GET /events/{eventId}/detail`, parsed into frozen dataclasses.
+
+Parsing is tolerant where LeadPing's API drifts (see ../shared/leadping-api/README.md): unknown
+enum values are kept as received, `activityType`/`activityCategory` stand in for
+`timelineType`/`timelineCategory`, a missing `status` means unknown, and a field of the wrong
+type or an unreadable timestamp degrades that one field (listed in `problems`), never the page.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+# Timestamps outside these years are placeholders (.NET's 0001-01-01) or garbage; showing
+# them as dates would mislead and converting them between zones can overflow.
+_PLAUSIBLE_YEARS = range(1900, 2201)
+_MAX_TIMESTAMP_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A timestamp as received; `value` is None when the text could not be read as one."""
+
+    raw: str
+    value: datetime | None
+
+    @property
+    def is_valid(self) -> bool:
+        return self.value is not None
+
+
+@dataclass(frozen=True)
+class EventUser:
+    id: str | None
+    name: str | None
+
+
+@dataclass(frozen=True)
+class EventDetail:
+    id: str
+    event_type: str | None = None
+    secondary_event_type: str | None = None
+    description: str | None = None
+    event_category: str | None = None
+    timeline_type: str | None = None
+    timeline_category: str | None = None
+    conversation_id: str | None = None
+    summary: str | None = None
+    direction: str | None = None
+    status: str | None = None
+    status_reason: str | None = None
+    from_phone_number_id: str | None = None
+    outbound_phone_number_id: str | None = None
+    from_phone_number: str | None = None
+    to_phone_number: str | None = None
+    provider_message_id: str | None = None
+    queued_at: Moment | None = None
+    scheduled_for: Moment | None = None
+    sending_started_at: Moment | None = None
+    sent_at: Moment | None = None
+    delivered_at: Moment | None = None
+    received_at: Moment | None = None
+    failed_at: Moment | None = None
+    undeliverable_at: Moment | None = None
+    blocked_at: Moment | None = None
+    canceled_at: Moment | None = None
+    user: EventUser | None = None
+    user_id: str | None = None
+    lead_id: str | None = None
+    created_at: Moment | None = None
+    modified_at: Moment | None = None
+    full_payload: str | None = None
+    raw_json: str = "{}"
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+
+# attribute name -> field name in the API payload (aliases listed after the primary name)
+_STRING_FIELDS: dict[str, tuple[str, ...]] = {
+    "event_type": ("eventType",),
+    "secondary_event_type": ("secondaryEventType",),
+    "description": ("description",),
+    "event_category": ("eventCategory",),
+    "timeline_type": ("timelineType", "activityType"),
+    "timeline_category": ("timelineCategory", "activityCategory"),
+    "conversation_id": ("conversationId",),
+    "summary": ("summary",),
+    "direction": ("direction",),
+    "status": ("status",),
+    "status_reason": ("statusReason",),
+    "from_phone_number_id": ("fromPhoneNumberId",),
+    "outbound_phone_number_id": ("outboundPhoneNumberId",),
+    "from_phone_number": ("fromPhoneNumber",),
+    "to_phone_number": ("toPhoneNumber",),
+    "provider_message_id": ("providerMessageId",),
+    "user_id": ("userId",),
+    "lead_id": ("leadId",),
+}
+
+# The lifecycle, in the order an event normally lives it (ties in time keep this order).
+LIFECYCLE_FIELDS: dict[str, str] = {
+    "created_at": "createdAt",
+    "scheduled_for": "scheduledFor",
+    "queued_at": "queuedAt",
+    "sending_started_at": "sendingStartedAt",
+    "sent_at": "sentAt",
+    "delivered_at": "deliveredAt",
+    "received_at": "receivedAt",
+    "failed_at": "failedAt",
+    "undeliverable_at": "undeliverableAt",
+    "blocked_at": "blockedAt",
+    "canceled_at": "canceledAt",
+    "modified_at": "modifiedAt",
+}
+
+
+def parse_event_detail(payload: Any, *, requested_id: str) -> EventDetail:
+    """Build an EventDetail from the decoded JSON body; the body must be a JSON object."""
+    if not isinstance(payload, Mapping):
+        raise TypeError(f"expected a JSON object, got {type(payload).__name__}")
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for attr, names in _STRING_FIELDS.items():
+        values[attr] = _string(payload, names, problems)
+    for attr, name in LIFECYCLE_FIELDS.items():
+        values[attr] = _moment(payload, name, problems)
+    values["user"] = _user(payload.get("user"), problems)
+    event_id = _string(payload, ("id",), problems) or requested_id
+    return EventDetail(
+        id=event_id,
+        full_payload=_full_payload(payload.get("fullPayload"), problems),
+        raw_json=json.dumps(payload, indent=2, ensure_ascii=False, default=str),
+        problems=tuple(problems),
+        **values,
+    )
+
+
+def _present(payload: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, Any]:
+    """The first of `names` present with a non-null value, else the primary name and None."""
+    for name in names:
+        if payload.get(name) is not None:
+            return name, payload[name]
+    return names[0], None
+
+
+def _string(payload: Mapping[str, Any], names: tuple[str, ...], problems: list[str]) -> str | None:
+    name, value = _present(payload, names)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    problems.append(name)
+    return None
+
+
+def _moment(payload: Mapping[str, Any], name: str, problems: list[str]) -> Moment | None:
+    value = payload.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        problems.append(name)
+        return Moment(raw=json.dumps(value, default=str)[:_MAX_TIMESTAMP_LENGTH], value=None)
+    if not value.strip():
+        return None
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        problems.append(name)
+    return Moment(raw=value, value=parsed)
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """An aware UTC datetime from ISO 8601 text (naive means UTC), or None if unreadable."""
+    if len(text) > _MAX_TIMESTAMP_LENGTH:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if parsed.year not in _PLAUSIBLE_YEARS:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _user(value: Any, problems: list[str]) -> EventUser | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        problems.append("user")
+        return None
+    user = EventUser(id=_string(value, ("id",), problems), name=_string(value, ("name",), problems))
+    return user if user.id or user.name else None
+
+
+def _full_payload(value: Any, problems: list[str]) -> str | None:
+    """`fullPayload` is documented as a JSON string; show it pretty-printed, or as received."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            decoded = json.loads(value)
+        except (ValueError, RecursionError):
+            return value
+        if not isinstance(decoded, dict | list):
+            return value
+        value = decoded
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    except (ValueError, RecursionError):
+        problems.append("fullPayload")
+        return None

@@ -1,0 +1,108 @@
+"""Event ID validation, and finding an event ID in whatever a support person pastes.
+
+The API documents `eventId` only as a string. The desk accepts 1 to 128 characters from
+A-Z a-z 0-9 and `-` `_` `.` `:`, starting with a letter or digit. That covers GUIDs,
+Cosmos DB and Telnyx-style IDs, and it keeps an ID to exactly one URL path segment: no
+`/`, `?`, `#`, `%`, `@`, blanks, or `.`/`..` segments that could redirect an upstream call.
+"""
+
+import re
+from urllib.parse import parse_qs, unquote, urlsplit
+
+MAX_EVENT_ID_LENGTH = 128
+MAX_LOOKUP_INPUT_LENGTH = 2048
+
+_EVENT_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:-]{{0,{MAX_EVENT_ID_LENGTH - 1}}}")
+_GUID = re.compile(
+    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+)
+_URL = re.compile(r"https?://\S+|/events/\S+", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+# Path segments that follow /events/ in LeadPing's API without being an event ID.
+_SUB_RESOURCES = {"sms", "calls", "leads", "detail", "status", "raw.json"}
+# A word mined from free text must look like an ID: long enough and holding a digit.
+_MIN_MINED_LENGTH = 4
+_QUERY_KEYS = ("eventId", "event_id", "eventid", "id", "q")
+
+
+class InvalidEventId(ValueError):
+    """The text is not an event ID the desk will send upstream."""
+
+
+def is_valid_event_id(value: str) -> bool:
+    return isinstance(value, str) and _EVENT_ID.fullmatch(value) is not None
+
+
+def validate_event_id(value: str) -> str:
+    """Return `value` unchanged if it is a valid event ID, else raise InvalidEventId."""
+    if not is_valid_event_id(value):
+        raise InvalidEventId(describe_invalid_event_id(value))
+    return value
+
+
+def describe_invalid_event_id(value: str) -> str:
+    """A sentence saying why `value` is not accepted as an event ID."""
+    if not value or not value.strip():
+        return "Enter an event ID."
+    if len(value) > MAX_EVENT_ID_LENGTH:
+        return f"Event IDs are at most {MAX_EVENT_ID_LENGTH} characters long."
+    return "Event IDs use only letters, digits and - _ . : and start with a letter or digit."
+
+
+def extract_event_id(text: str) -> str:
+    """Find the event ID in pasted text: a bare ID, a desk or API URL, or a sentence with one.
+
+    Raises InvalidEventId with a message for the person when no single ID can be found.
+    """
+    text = (text or "").strip()
+    if not text:
+        raise InvalidEventId("Enter an event ID, or paste a link or text that contains one.")
+    if len(text) > MAX_LOOKUP_INPUT_LENGTH:
+        raise InvalidEventId("That is too long to hold an event ID. Paste just the ID or link.")
+    if is_valid_event_id(text):
+        return text
+    urls = [m.group(0).rstrip(".,;)>]\"'") for m in _URL.finditer(text)]
+    for url in urls:
+        found = _id_from_url(url)
+        if found:
+            return found
+    if urls and not _GUID.search(text):
+        raise InvalidEventId("That link does not contain a valid event ID.")
+    guids = {m.group(0) for m in _GUID.finditer(text)}
+    if len(guids) == 1:
+        return guids.pop()
+    candidates = {
+        word.rstrip(".:")
+        for word in _WORD.findall(text)
+        if len(word) >= _MIN_MINED_LENGTH
+        and any(ch.isdigit() for ch in word)
+        and is_valid_event_id(word.rstrip(".:"))
+    }
+    if len(candidates) == 1:
+        return candidates.pop()
+    if len(guids) > 1 or len(candidates) > 1:
+        raise InvalidEventId("That text holds more than one possible event ID. Paste just one.")
+    raise InvalidEventId(
+        "No event ID found. " + describe_invalid_event_id(text if len(text) < 200 else "x" * 200)
+    )
+
+
+def _id_from_url(url: str) -> str | None:
+    """The event ID in a URL's path (…/events/<id>/…) or query (?eventId=<id>), if any."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    segments = [unquote(s) for s in parts.path.split("/") if s]
+    for index, segment in enumerate(segments[:-1]):
+        if segment.lower() != "events":
+            continue
+        following = [s for s in segments[index + 1 :] if s.lower() not in _SUB_RESOURCES]
+        if following and is_valid_event_id(following[0]):
+            return following[0]
+    query = parse_qs(parts.query)
+    for key in _QUERY_KEYS:
+        for value in query.get(key, []):
+            if is_valid_event_id(value.strip()):
+                return value.strip()
+    return None

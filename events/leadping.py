@@ -1,0 +1,216 @@
+"""The LeadPing API client: every upstream HTTP call of the desk goes through this module.
+
+Contract: ../shared/leadping-api/event-detail-reference.txt and README.md beside it.
+"""
+
+import json
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+
+from events.detail import EventDetail, parse_event_detail
+from events.event_ids import validate_event_id
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "LeadPing-Event-Desk/0.1 (support dashboard; python-requests)"
+MAX_BODY_BYTES = 2 * 1024 * 1024
+_MAX_RETRY_AFTER = 3600
+
+
+class LeadPingError(Exception):
+    """Base of the errors an upstream call can end in; `message` is safe to show staff."""
+
+    message = "LeadPing could not be reached."
+
+    def __init__(self, message: str | None = None, *, status_code: int | None = None) -> None:
+        self.message = message or self.message
+        self.status_code = status_code
+        super().__init__(self.message)
+
+
+class EventNotFound(LeadPingError):
+    message = "LeadPing has no event with this ID."
+
+
+class NotAuthorised(LeadPingError):
+    """401 (missing or invalid API key) or 403 (the key may not read this event)."""
+
+    message = "LeadPing refused the desk's API key."
+
+
+class RateLimited(LeadPingError):
+    message = "LeadPing's rate limit for this business is used up."
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
+        super().__init__(message, status_code=429)
+        self.retry_after = retry_after
+
+
+class UpstreamUnavailable(LeadPingError):
+    """Timeouts, connection errors and 5xx answers."""
+
+    message = "LeadPing is not answering right now."
+
+
+class BadPayload(LeadPingError):
+    """An answer the desk cannot read: not JSON, the wrong shape, or an unexpected status."""
+
+    message = "LeadPing sent an answer the desk cannot read."
+
+
+_session_lock = threading.Lock()
+_shared_session: requests.Session | None = None
+
+
+def _session() -> requests.Session:
+    """One keep-alive session per process, shared by all threads (its pool is thread-safe)."""
+    global _shared_session
+    if _shared_session is None:
+        with _session_lock:
+            if _shared_session is None:
+                session = requests.Session()
+                adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+                session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+                session.trust_env = False
+                _shared_session = session
+    return _shared_session
+
+
+def event_detail_url(event_id: str) -> str:
+    """The upstream URL for an event; the ID is validated and encoded as one path segment."""
+    segment = quote(validate_event_id(event_id), safe="")
+    return f"{settings.LEADPING_API_BASE_URL}/events/{segment}/detail"
+
+
+def fetch_event_detail(event_id: str, *, headers: dict[str, str] | None = None) -> EventDetail:
+    """GET /events/{eventId}/detail once and parse it, or raise a LeadPingError."""
+    url = event_detail_url(event_id)
+    started = time.monotonic()
+    deadline = started + settings.LEADPING_CONNECT_TIMEOUT + settings.LEADPING_READ_TIMEOUT
+    try:
+        response = _session().get(
+            url,
+            headers={"Authorization": f"Bearer {settings.LEADPING_API_KEY}", **(headers or {})},
+            timeout=(settings.LEADPING_CONNECT_TIMEOUT, settings.LEADPING_READ_TIMEOUT),
+            allow_redirects=False,
+            stream=True,
+        )
+    except requests.Timeout:
+        _log(event_id, "timeout", started)
+        raise UpstreamUnavailable("LeadPing did not answer in time.") from None
+    except requests.RequestException as exc:
+        _log(event_id, f"connection error ({type(exc).__name__})", started)
+        raise UpstreamUnavailable("The desk could not connect to LeadPing.") from None
+    try:
+        body = _read_body(response, deadline)
+    finally:
+        response.close()
+    _log(event_id, str(response.status_code), started)
+    if response.status_code == 200:
+        return _parse_success(body, event_id)
+    raise _error_for(response, body)
+
+
+def _log(event_id: str, outcome: str, started: float) -> None:
+    elapsed_ms = (time.monotonic() - started) * 1000
+    logger.info("leadping GET event detail id=%s outcome=%s %.0fms", event_id, outcome, elapsed_ms)
+
+
+def _read_body(response: requests.Response, deadline: float) -> bytes:
+    """Read at most MAX_BODY_BYTES, giving up once the deadline has passed (slow drips)."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(chunk_size=65536):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise BadPayload("LeadPing's answer is too large to show.")
+            if time.monotonic() > deadline:
+                raise UpstreamUnavailable("LeadPing did not finish answering in time.")
+            chunks.append(chunk)
+    except requests.RequestException:
+        raise UpstreamUnavailable("The connection to LeadPing broke mid-answer.") from None
+    return b"".join(chunks)
+
+
+def _decode_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadPayload("LeadPing's answer is not valid JSON.") from None
+
+
+def _parse_success(body: bytes, event_id: str) -> EventDetail:
+    payload = _decode_json(body)
+    try:
+        return parse_event_detail(payload, requested_id=event_id)
+    except (TypeError, ValueError, RecursionError):
+        raise BadPayload("LeadPing's answer is not an event object.") from None
+
+
+def _problem_detail(body: bytes) -> str | None:
+    """The `detail` (or `title`) of an RFC 9457 problem body, if there is a readable one."""
+    try:
+        problem = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(problem, dict):
+        return None
+    for key in ("detail", "title"):
+        text = problem.get(key)
+        if isinstance(text, str) and text.strip():
+            return text.strip()[:300]
+    return None
+
+
+def _error_for(response: requests.Response, body: bytes) -> LeadPingError:
+    status = response.status_code
+    detail = _problem_detail(body)
+    if status in (400, 404, 410, 422):
+        return EventNotFound(status_code=status)
+    if status in (401, 403):
+        message = (
+            "LeadPing did not accept the desk's API key (401)."
+            if status == 401
+            else "LeadPing does not allow the desk's API key to read this event (403)."
+        )
+        return NotAuthorised(message, status_code=status)
+    if status == 429:
+        return RateLimited(retry_after=parse_retry_after(response.headers.get("Retry-After")))
+    if status == 408 or status >= 500:
+        suffix = f": {detail}" if detail else ""
+        return UpstreamUnavailable(
+            f"LeadPing answered with an error (HTTP {status}){suffix}", status_code=status
+        )
+    return BadPayload(f"LeadPing answered with unexpected HTTP {status}.", status_code=status)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # nan
+        return None
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)

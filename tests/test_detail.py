@@ -1,0 +1,124 @@
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from events.detail import parse_event_detail, parse_timestamp
+from tests.conftest import event_from, payload
+
+
+def test_it_reads_every_documented_field():
+    detail = event_from("sms_delivered.json")
+    assert detail.event_type == "SmsSent"
+    assert detail.secondary_event_type == "FollowUp"
+    assert detail.event_category == "Messaging"
+    assert detail.timeline_category == "Outreach"
+    assert detail.conversation_id == "conv-7f3a9c"
+    assert detail.direction == "Outbound"
+    assert detail.from_phone_number_id == "pn-01HF3K"
+    assert detail.outbound_phone_number_id == "pn-01HF3K"
+    assert detail.from_phone_number == "+14155550132"
+    assert detail.to_phone_number == "+442079460958"
+    assert detail.provider_message_id == "40317f3a-1b2c-4d5e-8f90-a1b2c3d4e5f6"
+    assert detail.user_id == "usr-42"
+    assert detail.lead_id == "lead-9b21"
+    assert detail.sending_started_at.value == datetime(2026, 11, 26, 14, 2, 11, 250000, tzinfo=UTC)
+    assert detail.created_at.value.tzinfo is not None
+    assert detail.problems == ()
+
+
+def test_it_accepts_activity_type_and_category_as_aliases():
+    detail = event_from("alias_fields.json")
+    assert detail.timeline_type == "Voicemail"
+    assert detail.timeline_category == "Calls"
+
+
+def test_it_prefers_timeline_type_when_both_spellings_are_present():
+    detail = event_from("alias_fields.json", timelineType="Call")
+    assert detail.timeline_type == "Call"
+
+
+def test_it_treats_a_missing_status_as_unknown():
+    data = payload("sms_delivered.json")
+    del data["status"]
+    assert parse_event_detail(data, requested_id="x").status is None
+
+
+def test_it_keeps_unknown_enum_values_as_received():
+    detail = event_from("wrong_types.json")
+    assert detail.status == "Throttled"
+    assert detail.timeline_type == "Fax"
+
+
+def test_it_degrades_wrongly_typed_fields_instead_of_failing():
+    detail = event_from("wrong_types.json")
+    assert detail.summary == "42"
+    assert detail.description is None
+    assert detail.user is None
+    assert detail.direction is None
+    assert {"description", "user", "direction", "sentAt", "createdAt", "deliveredAt"} <= set(
+        detail.problems
+    )
+
+
+def test_it_keeps_unparseable_timestamps_raw_and_marked():
+    detail = event_from("wrong_types.json")
+    assert detail.created_at.raw == "yesterday-ish"
+    assert detail.created_at.value is None
+    assert detail.sent_at.raw == "1700000000"
+    assert not detail.sent_at.is_valid
+
+
+def test_it_pretty_prints_a_full_payload_json_string():
+    detail = event_from("wrong_types.json")
+    assert json.loads(detail.full_payload) == {"carrier": {"name": "Telnyx", "hops": [1, 2]}}
+    assert "\n  " in detail.full_payload
+
+
+def test_it_shows_a_full_payload_that_is_not_json_as_received():
+    detail = event_from("null_heavy.json", fullPayload="plain text <b>")
+    assert detail.full_payload == "plain text <b>"
+
+
+def test_it_falls_back_to_the_requested_id_when_the_payload_has_none():
+    data = payload("null_heavy.json")
+    del data["id"]
+    assert parse_event_detail(data, requested_id="asked-for").id == "asked-for"
+
+
+def test_it_keeps_the_raw_json_as_received():
+    detail = event_from("sms_delivered.json")
+    assert json.loads(detail.raw_json) == payload("sms_delivered.json")
+
+
+def test_it_refuses_a_payload_that_is_not_an_object():
+    with pytest.raises(TypeError):
+        parse_event_detail(["a"], requested_id="x")
+
+
+def test_it_reads_a_user_without_a_name():
+    detail = event_from("null_heavy.json", user={"id": "u1", "name": None})
+    assert detail.user.id == "u1"
+    assert detail.user.name is None
+
+
+def test_it_treats_blank_strings_as_absent():
+    assert event_from("null_heavy.json", status="  ").status is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2023-11-07T05:31:56Z", datetime(2023, 11, 7, 5, 31, 56, tzinfo=UTC)),
+        ("2023-11-07T05:31:56.1234567Z", datetime(2023, 11, 7, 5, 31, 56, 123456, tzinfo=UTC)),
+        ("2023-11-07T07:31:56+02:00", datetime(2023, 11, 7, 5, 31, 56, tzinfo=UTC)),
+        ("2023-11-07T05:31:56", datetime(2023, 11, 7, 5, 31, 56, tzinfo=UTC)),
+        ("0001-01-01T00:00:00", None),
+        ("9999-12-31T23:59:59Z", None),
+        ("yesterday", None),
+        ("", None),
+        ("2023-11-07T05:31:56Z" + " " * 100, None),
+    ],
+)
+def test_it_parses_timestamps_to_aware_utc_or_none(text, expected):
+    assert parse_timestamp(text) == expected

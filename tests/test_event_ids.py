@@ -1,0 +1,87 @@
+import pytest
+
+from events.event_ids import (
+    MAX_EVENT_ID_LENGTH,
+    InvalidEventId,
+    extract_event_id,
+    is_valid_event_id,
+    validate_event_id,
+)
+
+GUID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+
+
+@pytest.mark.parametrize(
+    "value", [GUID, "evt_42", "msg:42", "a.b-c_d", "A" * MAX_EVENT_ID_LENGTH, "7"]
+)
+def test_it_accepts_ordinary_ids(value):
+    assert validate_event_id(value) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        " ",
+        "..",
+        ".",
+        "../etc/passwd",
+        "a/b",
+        "%2F",
+        "a%2Fb",
+        "a?b",
+        "a#b",
+        "a@b",
+        " a",
+        "a\n",
+        "a\tb",
+        "x" * (MAX_EVENT_ID_LENGTH + 1),
+        "x" * 10240,
+        "événement",
+        "ид",
+        "-leading-dash",
+        "a\x00b",
+    ],
+)
+def test_it_rejects_ids_that_could_escape_one_path_segment(value):
+    assert not is_valid_event_id(value)
+    with pytest.raises(InvalidEventId):
+        validate_event_id(value)
+
+
+@pytest.mark.parametrize(
+    ("pasted", "expected"),
+    [
+        (GUID, GUID),
+        (f"  {GUID}\n", GUID),
+        (f"https://desk.example.com/events/{GUID}/", GUID),
+        (f"https://desk.example.com/events/{GUID}/status/", GUID),
+        (f"https://api.leadping.ai/events/{GUID}/detail", GUID),
+        ("https://api.leadping.ai/events/sms/evt_9/", "evt_9"),
+        ("https://app.leadping.ai/activity?eventId=evt_77", "evt_77"),
+        (f"Customer says message {GUID} never arrived", GUID),
+        ("what happened to evt_42?", "evt_42"),
+        (f"<{GUID}>", GUID),
+    ],
+)
+def test_it_finds_the_event_id_in_pasted_text(pasted, expected):
+    assert extract_event_id(pasted) == expected
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        "",
+        "   ",
+        "hello there",
+        "https://desk.example.com/events/../admin/",
+        "/events/ab%2F/",
+        f"{GUID} and 9b2f04e0-4f89-41d3-9a0c-0305e82c3302",
+        "x" * 5000,
+        "javascript:alert(1)",
+    ],
+)
+def test_it_explains_when_no_single_event_id_can_be_found(pasted):
+    with pytest.raises(InvalidEventId) as caught:
+        extract_event_id(pasted)
+    assert str(caught.value)

@@ -1,0 +1,191 @@
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from events import leadping
+from events.event_ids import InvalidEventId
+from tests.conftest import TEST_API_BASE, TEST_API_KEY, payload, payload_text
+
+EVENT_ID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+URL = f"{TEST_API_BASE}/events/{EVENT_ID}/detail"
+
+
+@pytest.fixture
+def upstream():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def test_it_sends_the_bearer_key_a_user_agent_and_accept_json(upstream):
+    upstream.get(
+        URL,
+        json=payload("sms_delivered.json"),
+        match=[
+            matchers.header_matcher(
+                {"Authorization": f"Bearer {TEST_API_KEY}", "Accept": "application/json"}
+            )
+        ],
+    )
+    leadping.fetch_event_detail(EVENT_ID)
+    assert upstream.calls[0].request.headers["User-Agent"].startswith("LeadPing-Event-Desk/")
+
+
+def test_it_returns_a_parsed_event_detail(upstream):
+    upstream.get(URL, json=payload("sms_delivered.json"))
+    detail = leadping.fetch_event_detail(EVENT_ID)
+    assert detail.id == EVENT_ID
+    assert detail.status == "Completed"
+    assert detail.timeline_type == "Sms"
+    assert detail.user.name == "Ana Lima"
+    assert detail.delivered_at.value.isoformat() == "2026-11-26T14:02:19+00:00"
+
+
+def test_it_encodes_the_id_as_exactly_one_path_segment(upstream):
+    upstream.get(f"{TEST_API_BASE}/events/msg%3A42/detail", json=payload("null_heavy.json"))
+    leadping.fetch_event_detail("msg:42")
+    assert upstream.calls[0].request.url == f"{TEST_API_BASE}/events/msg%3A42/detail"
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    [
+        "../admin",
+        "a/b",
+        "%2F",
+        "a?b=1",
+        "a#b",
+        "user@host",
+        " a",
+        "a b",
+        "x" * 10240,
+        "évènement",
+        "",
+    ],
+)
+def test_it_never_calls_upstream_for_an_invalid_id(upstream, bad_id):
+    with pytest.raises(InvalidEventId):
+        leadping.fetch_event_detail(bad_id)
+    assert len(upstream.calls) == 0
+
+
+@pytest.mark.parametrize("status", [400, 404, 410, 422])
+def test_it_raises_event_not_found_for_missing_events(upstream, status):
+    upstream.get(URL, status=status, body=payload_text("problem_404.json"))
+    with pytest.raises(leadping.EventNotFound):
+        leadping.fetch_event_detail(EVENT_ID)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_it_raises_not_authorised_for_a_refused_key(upstream, status):
+    upstream.get(
+        URL,
+        status=status,
+        body=payload_text("problem_401.json"),
+        headers={"WWW-Authenticate": 'Bearer resource_metadata="https://x"'},
+    )
+    with pytest.raises(leadping.NotAuthorised) as caught:
+        leadping.fetch_event_detail(EVENT_ID)
+    assert caught.value.status_code == status
+    assert TEST_API_KEY not in str(caught.value)
+
+
+def test_it_raises_rate_limited_with_the_retry_after_seconds(upstream):
+    upstream.get(
+        URL, status=429, body=payload_text("problem_429.json"), headers={"Retry-After": "17"}
+    )
+    with pytest.raises(leadping.RateLimited) as caught:
+        leadping.fetch_event_detail(EVENT_ID)
+    assert caught.value.retry_after == 17
+
+
+def test_it_raises_rate_limited_without_a_retry_after_header(upstream):
+    upstream.get(URL, status=429, body=payload_text("problem_429.json"))
+    with pytest.raises(leadping.RateLimited) as caught:
+        leadping.fetch_event_detail(EVENT_ID)
+    assert caught.value.retry_after is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type"),
+    [
+        (500, payload_text("problem_500.json"), "application/problem+json"),
+        (502, payload_text("proxy_502.html"), "text/html"),
+        (503, "", "text/plain"),
+        (504, "Gateway Timeout", "text/plain"),
+        (408, "", "text/plain"),
+    ],
+)
+def test_it_raises_upstream_unavailable_for_server_errors(upstream, status, body, content_type):
+    upstream.get(URL, status=status, body=body, content_type=content_type)
+    with pytest.raises(leadping.UpstreamUnavailable) as caught:
+        leadping.fetch_event_detail(EVENT_ID)
+    assert caught.value.status_code == status
+
+
+@pytest.mark.parametrize(
+    "error",
+    [requests.ConnectionError("refused"), requests.ConnectTimeout(), requests.ReadTimeout()],
+)
+def test_it_raises_upstream_unavailable_when_the_connection_fails(upstream, error):
+    upstream.get(URL, body=error)
+    with pytest.raises(leadping.UpstreamUnavailable):
+        leadping.fetch_event_detail(EVENT_ID)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        payload_text("proxy_502.html"),
+        "",
+        payload_text("not_an_object.json"),
+        '"just a string"',
+        "null",
+        "{" * 100000,
+        b"\xff\xfe\x00garbage",
+    ],
+)
+def test_it_raises_bad_payload_for_a_200_it_cannot_read(upstream, body):
+    upstream.get(URL, status=200, body=body, content_type="application/json")
+    with pytest.raises(leadping.BadPayload):
+        leadping.fetch_event_detail(EVENT_ID)
+
+
+def test_it_refuses_an_answer_larger_than_the_cap(upstream):
+    huge = '{"id": "x", "summary": "' + "a" * (leadping.MAX_BODY_BYTES + 10) + '"}'
+    upstream.get(URL, status=200, body=huge, content_type="application/json")
+    with pytest.raises(leadping.BadPayload):
+        leadping.fetch_event_detail(EVENT_ID)
+
+
+def test_it_does_not_follow_redirects(upstream):
+    upstream.get(URL, status=302, headers={"Location": "https://elsewhere.test/steal"})
+    with pytest.raises(leadping.BadPayload):
+        leadping.fetch_event_detail(EVENT_ID)
+    assert len(upstream.calls) == 1
+
+
+def test_it_treats_an_unexpected_status_as_a_bad_payload(upstream):
+    upstream.get(URL, status=418, body="teapot")
+    with pytest.raises(leadping.BadPayload) as caught:
+        leadping.fetch_event_detail(EVENT_ID)
+    assert "418" in caught.value.message
+
+
+def test_it_reuses_one_session_across_calls():
+    assert leadping._session() is leadping._session()
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("17", 17), ("0", 0), ("-5", 0), ("1e9", 3600), ("soon", None), (None, None), ("nan", None)],
+)
+def test_it_reads_retry_after_in_seconds(header, seconds):
+    assert leadping.parse_retry_after(header) == seconds
+
+
+def test_it_reads_retry_after_as_an_http_date():
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
+    assert leadping.parse_retry_after("Fri, 27 Nov 2026 12:00:30 GMT", now=now) == 30
