@@ -1,0 +1,291 @@
+"""How LeadPing event data reads on the desk: badges, labels, phone numbers, durations, timelines.
+
+Pure functions over plain values and `events.detail` dataclasses; templates reach them through the
+thin filters in `events.templatetags.desk`. Icon names refer to symbols in templates/icons.html.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import phonenumbers
+from phonenumbers import geocoder
+
+from events.detail import LIFECYCLE_FIELDS, EventDetail, Moment
+
+GENERIC_ICON = "dot"
+
+# Longer than any real number with an extension; parsing longer text is wasted work and only
+# ever reached by garbage, so it is shown as received instead.
+_MAX_PHONE_LENGTH = 64
+# phonenumbers digs a number out of surrounding text ("javascript:alert('+1201...')"); staff
+# should see such text as received, so only number-like text is parsed at all.
+_PHONE_TEXT = re.compile(r"(?:tel:)?[\d\s+\-.()/]+(?:(?:ext\.?|x|#|;ext=)\s*\d+)?", re.IGNORECASE)
+# phonenumbers' codes for "no single region" (e.g. +800 freephone) are not places to show.
+_NOT_A_REGION = {"001", "ZZ"}
+_MINUS = "\u2212"
+
+
+@dataclass(frozen=True)
+class StatusBadge:
+    key: str
+    label: str
+    icon: str
+    is_final: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class EventKind:
+    label: str
+    icon: str
+
+
+@dataclass(frozen=True)
+class PhoneDisplay:
+    raw: str
+    parsed: bool
+    valid: bool
+    e164: str | None
+    international: str | None
+    region_code: str | None
+    region_name: str
+    tel_href: str | None
+
+    @property
+    def text(self) -> str:
+        """The number as staff should read it: formatted when parsed, else as received."""
+        return self.international or self.raw
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    key: str
+    label: str
+    icon: str
+    at: datetime | None
+    raw: str
+    is_failure: bool
+    is_upcoming: bool
+    since_previous: timedelta | None
+    since_previous_text: str | None
+
+
+_UNKNOWN_STATUS = StatusBadge(
+    key="unknown",
+    label="Unknown",
+    icon="question",
+    is_final=False,
+    description="LeadPing did not report a status.",
+)
+
+# Keyed by _normalise(status); LeadPing documents "Cancelled" but spells the timestamp
+# "canceledAt", so both spellings are accepted.
+_STATUSES: dict[str, StatusBadge] = {
+    "pending": StatusBadge("pending", "Pending", "clock", False, "Waiting to be sent."),
+    "inprogress": StatusBadge("in-progress", "In progress", "progress", False, "Under way now."),
+    "completed": StatusBadge("completed", "Completed", "check", True, "Finished successfully."),
+    "failed": StatusBadge("failed", "Failed", "x-circle", True, "Stopped with an error."),
+    "cancelled": StatusBadge("cancelled", "Cancelled", "ban", True, "Stopped before it finished."),
+}
+_STATUSES["canceled"] = _STATUSES["cancelled"]
+
+_KINDS: dict[str, EventKind] = {
+    "message": EventKind("Message", "message"),
+    "sms": EventKind("SMS", "sms"),
+    "mms": EventKind("MMS", "image"),
+    "call": EventKind("Call", "phone"),
+    "voicemail": EventKind("Voicemail", "voicemail"),
+    "note": EventKind("Note", "note"),
+    "disposition": EventKind("Disposition", "tag"),
+    "leadcreated": EventKind("Lead created", "user-plus"),
+    "leadupdated": EventKind("Lead updated", "user-edit"),
+    "notification": EventKind("Notification", "bell"),
+    "payment": EventKind("Payment", "credit-card"),
+    "warmup": EventKind("Warmup", "flame"),
+}
+
+_DIRECTIONS = {"inbound": "Inbound", "outbound": "Outbound"}
+
+# API field name -> (label, icon), for every field in LIFECYCLE_FIELDS.
+_STEPS: dict[str, tuple[str, str]] = {
+    "createdAt": ("Created", "dot"),
+    "scheduledFor": ("Scheduled for", "calendar"),
+    "queuedAt": ("Queued", "clock"),
+    "sendingStartedAt": ("Sending started", "progress"),
+    "sentAt": ("Sent", "arrow-out"),
+    "deliveredAt": ("Delivered", "check"),
+    "receivedAt": ("Received", "arrow-in"),
+    "failedAt": ("Failed", "x-circle"),
+    "undeliverableAt": ("Undeliverable", "alert-triangle"),
+    "blockedAt": ("Blocked", "ban"),
+    "canceledAt": ("Canceled", "ban"),
+    "modifiedAt": ("Last modified", "refresh"),
+}
+_FAILURE_STEPS = {"failedAt", "undeliverableAt", "blockedAt", "canceledAt"}
+# Bookkeeping rather than something that happened to the message.
+_BOOKKEEPING_STEPS = {"modifiedAt"}
+
+
+def _normalise(value: str) -> str:
+    """Lower-case letters and digits only, so "IN_PROGRESS", "in progress" and "InProgress" meet."""
+    return "".join(char for char in value.casefold() if char.isalnum())
+
+
+def status_badge(status: str | None) -> StatusBadge:
+    """The badge for an event status; unrecognised values keep their text and are not final."""
+    if status is None or not status.strip():
+        return _UNKNOWN_STATUS
+    known = _STATUSES.get(_normalise(status))
+    if known is not None:
+        return known
+    return StatusBadge(
+        key="unknown",
+        label=status,
+        icon="question",
+        is_final=False,
+        description="A status this dashboard does not know yet.",
+    )
+
+
+def is_final_status(status: str | None) -> bool:
+    """Whether the status can no longer change (so the dashboard may stop polling)."""
+    return status_badge(status).is_final
+
+
+def timeline_kind(timeline_type: str | None) -> EventKind:
+    """Label and icon for a timelineType; unknown types keep their text beside a generic icon."""
+    if timeline_type is None or not timeline_type.strip():
+        return EventKind("Unknown type", GENERIC_ICON)
+    return _KINDS.get(_normalise(timeline_type)) or EventKind(timeline_type, GENERIC_ICON)
+
+
+def direction_label(direction: str | None) -> str | None:
+    """Inbound or Outbound whatever the spelling; other values as received, blank as None."""
+    if direction is None or not direction.strip():
+        return None
+    return _DIRECTIONS.get(_normalise(direction), direction)
+
+
+def phone_display(raw: str | None, *, default_region: str = "US") -> PhoneDisplay | None:
+    """A phone number parsed for display; text that is not a possible number is kept as received."""
+    if raw is None or not raw.strip():
+        return None
+    number = _parse_phone(raw, default_region)
+    if number is None:
+        return PhoneDisplay(
+            raw=raw,
+            parsed=False,
+            valid=False,
+            e164=None,
+            international=None,
+            region_code=None,
+            region_name="",
+            tel_href=None,
+        )
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    region_code = phonenumbers.region_code_for_number(number)
+    return PhoneDisplay(
+        raw=raw,
+        parsed=True,
+        valid=phonenumbers.is_valid_number(number),
+        e164=e164,
+        international=phonenumbers.format_number(
+            number, phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        ),
+        region_code=None if region_code in _NOT_A_REGION else region_code,
+        region_name=geocoder.country_name_for_number(number, "en"),
+        # Built from phonenumbers' own E.164 output (a plus and digits), never from `raw`.
+        tel_href=f"tel:{e164}",
+    )
+
+
+def _parse_phone(raw: str, default_region: str) -> phonenumbers.PhoneNumber | None:
+    if len(raw) > _MAX_PHONE_LENGTH or not _PHONE_TEXT.fullmatch(raw.strip()):
+        return None
+    try:
+        number = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_possible_number(number) else None
+
+
+def format_duration(delta: timedelta) -> str:
+    """Compact, truncated duration: "0.4 s", "12 s", "3 min 5 s", "2 h 10 min", "3 d 4 h"."""
+    sign = _MINUS if delta < timedelta(0) else ""
+    magnitude = abs(delta)
+    if not magnitude:
+        return "0 s"
+    if magnitude < timedelta(seconds=1):
+        tenths = magnitude.microseconds // 100_000
+        return f"{sign}0.{tenths} s" if tenths else f"{sign}under 0.1 s"
+    days = magnitude.days
+    hours, remainder = divmod(magnitude.seconds, 3600)
+    minutes, seconds = divmod(remainder, 60)
+    if days:
+        parts = [(days, "d"), (hours, "h")]
+    elif hours:
+        parts = [(hours, "h"), (minutes, "min")]
+    elif minutes:
+        parts = [(minutes, "min"), (seconds, "s")]
+    else:
+        parts = [(seconds, "s")]
+    # A zero second part ("2 h 0 min") is noise; the leading part is never zero here.
+    return sign + " ".join(f"{amount} {unit}" for amount, unit in parts if amount)
+
+
+def build_timeline(detail: EventDetail, *, now: datetime) -> list[TimelineStep]:
+    """One step per lifecycle timestamp present, in time order, unreadable ones last.
+
+    Ties keep LIFECYCLE_FIELDS order. `modifiedAt` is always kept, even when it repeats the
+    previous step: it is what LeadPing reported, and "0 s" after delivery tells staff nothing
+    else changed. `now` must be timezone-aware.
+    """
+    dated: list[tuple[str, Moment]] = []
+    undated: list[tuple[str, Moment]] = []
+    for attr, key in LIFECYCLE_FIELDS.items():
+        moment: Moment | None = getattr(detail, attr)
+        if moment is not None:
+            (dated if moment.value is not None else undated).append((key, moment))
+    # sort() is stable, so equal times stay in lifecycle order.
+    dated.sort(key=lambda item: item[1].value)
+    steps: list[TimelineStep] = []
+    previous: datetime | None = None
+    for key, moment in dated:
+        steps.append(_step(key, moment, now=now, previous=previous))
+        previous = moment.value
+    steps += [_step(key, moment, now=now, previous=None) for key, moment in undated]
+    return steps
+
+
+def _step(key: str, moment: Moment, *, now: datetime, previous: datetime | None) -> TimelineStep:
+    label, icon = _STEPS[key]
+    since_previous = None
+    if moment.value is not None and previous is not None:
+        since_previous = moment.value - previous
+    return TimelineStep(
+        key=key,
+        label=label,
+        icon=icon,
+        at=moment.value,
+        raw=moment.raw,
+        is_failure=key in _FAILURE_STEPS,
+        is_upcoming=moment.value is not None and moment.value > now,
+        since_previous=since_previous,
+        since_previous_text=None if since_previous is None else format_duration(since_previous),
+    )
+
+
+def timeline_outcome(steps: Sequence[TimelineStep]) -> TimelineStep | None:
+    """The step that sums the event up: the last failure, else the last step.
+
+    "Last modified" is bookkeeping, not an outcome, so it is passed over unless it is the only
+    step.
+    """
+    failures = [step for step in steps if step.is_failure]
+    if failures:
+        return failures[-1]
+    outcomes = [step for step in steps if step.key not in _BOOKKEEPING_STEPS]
+    candidates = outcomes or steps
+    return candidates[-1] if candidates else None
