@@ -1,0 +1,49 @@
+"""Who may use the desk: a logged-in, active user holding `events.lookup_event`."""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import resolve_url
+from django.utils.http import urlencode
+
+LOOKUP_PERMISSION = "events.lookup_event"
+
+View = Callable[..., HttpResponse]
+
+
+def desk_staff_required(view: View) -> View:
+    """Like login_required + permission_required, but safe for htmx polls.
+
+    A poll whose session has expired must not follow the redirect and swap the login page
+    into the status badge: it gets a 403 whose HX-Redirect sends the whole tab to login and
+    back to the page it was on.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not request.user.is_authenticated:
+            if request.htmx:
+                return _htmx_login_redirect(request)
+            return redirect_to_login(request.get_full_path())
+        if not request.user.has_perm(LOOKUP_PERMISSION):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _htmx_login_redirect(request: HttpRequest) -> HttpResponse:
+    """A 403 telling htmx to load the login page, returning to the page the poll came from."""
+    # current_url_abs_path is None unless HX-Current-URL is on this same origin.
+    back_to = request.htmx.current_url_abs_path or "/"
+    login_url = f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': back_to})}"
+    return HttpResponse(
+        "Your session has expired. Log in again to keep watching this event.",
+        status=403,
+        content_type="text/plain; charset=utf-8",
+        headers={"HX-Redirect": login_url},
+    )

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from events import views
+
+app_name = "events"
+
+urlpatterns = [
+    path("", views.lookup, name="lookup"),
+    path("events/<str:event_id>/", views.event_detail, name="detail"),
+    path("events/<str:event_id>/status/", views.event_status, name="status"),
+    path("events/<str:event_id>/raw.json", views.event_raw, name="raw"),
+]

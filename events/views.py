@@ -1,0 +1,182 @@
+"""The desk's screens: the lookup, an event's permalink, its live status fragment, its raw JSON."""
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_safe
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseStopPolling
+
+from events import leadping, services
+from events.access import desk_staff_required
+from events.event_ids import (
+    InvalidEventId,
+    describe_invalid_event_id,
+    extract_event_id,
+    is_valid_event_id,
+)
+from events.presentation import build_timeline, status_badge, timeline_outcome
+
+_DISPLAYED_INPUT_LENGTH = 200
+
+# The desk's own answer for each upstream failure; none of them is ever a 500.
+_ERROR_PAGES: dict[type[leadping.LeadPingError], tuple[str, int]] = {
+    leadping.EventNotFound: ("not_found", 404),
+    leadping.NotAuthorised: ("not_authorised", 502),
+    leadping.RateLimited: ("rate_limited", 429),
+    leadping.UpstreamUnavailable: ("unavailable", 503),
+    leadping.BadPayload: ("bad_payload", 502),
+}
+
+
+@require_safe
+@desk_staff_required
+def lookup(request: HttpRequest) -> HttpResponse:
+    """The home page: one field for an event ID, a link to one, or text containing one."""
+    query = request.GET.get("q")
+    if query is not None:
+        try:
+            event_id = extract_event_id(query)
+        except InvalidEventId as exc:
+            context = {"query": query[:_DISPLAYED_INPUT_LENGTH], "error": str(exc)}
+            return render(request, "events/lookup.html", _with_demo_events(context), status=400)
+        return redirect("events:detail", event_id=event_id)
+    return render(request, "events/lookup.html", _with_demo_events({"query": ""}))
+
+
+@require_safe
+@desk_staff_required
+def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
+    """The permalink: everything LeadPing knows about one event."""
+    if not is_valid_event_id(event_id):
+        return _invalid_event_id(request, event_id)
+    try:
+        snapshot = services.lookup_event(event_id=event_id)
+    except leadping.LeadPingError as error:
+        return _upstream_error(request, event_id, error)
+    return render(request, "events/event_detail.html", _status_context(snapshot, event_id))
+
+
+@require_safe
+@desk_staff_required
+@vary_on_headers("HX-Request")
+def event_status(request: HttpRequest, event_id: str) -> HttpResponse:
+    """The live status panel for htmx polls; 286 stops the polling once the event is final."""
+    if not is_valid_event_id(event_id):
+        return _plain_error(describe_invalid_event_id(event_id), 400)
+    if not request.htmx:
+        return redirect("events:detail", event_id=event_id)
+    try:
+        snapshot = services.lookup_event(event_id=event_id)
+    except leadping.LeadPingError as error:
+        response = _plain_error(error.message, _ERROR_PAGES.get(type(error), ("", 503))[1])
+        _add_retry_after(response, error)
+        return response
+    context = _status_context(snapshot, event_id)
+    template = "events/event_detail.html#status-panel"
+    if context["polling"]:
+        return render(request, template, context)
+    return HttpResponseStopPolling(render(request, template, context).content)
+
+
+@require_safe
+@desk_staff_required
+def event_raw(request: HttpRequest, event_id: str) -> HttpResponse:
+    """The event's JSON exactly as LeadPing sent it, as a download."""
+    if not is_valid_event_id(event_id):
+        return _invalid_event_id(request, event_id)
+    try:
+        snapshot = services.lookup_event(event_id=event_id)
+    except leadping.LeadPingError as error:
+        return _upstream_error(request, event_id, error)
+    return HttpResponse(
+        snapshot.detail.raw_json,
+        content_type="application/json; charset=utf-8",
+        headers={
+            "Content-Disposition": content_disposition_header(
+                as_attachment=True, filename=f"leadping-event-{event_id}.json"
+            ),
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@require_safe
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness: answers without login and without calling LeadPing."""
+    return JsonResponse({"status": "ok"})
+
+
+def _status_context(snapshot: services.EventSnapshot, event_id: str) -> dict[str, Any]:
+    """What the status panel (and the page around it) needs."""
+    now = timezone.now()
+    detail = snapshot.detail
+    badge = status_badge(detail.status)
+    timeline = build_timeline(detail, now=now)
+    return {
+        "detail": detail,
+        "requested_id": event_id,
+        "badge": badge,
+        "timeline": timeline,
+        "outcome": timeline_outcome(timeline),
+        "fetched_at": snapshot.fetched_at,
+        "polling": not badge.is_final,
+        "now": now,
+    }
+
+
+def _with_demo_events(context: dict[str, Any]) -> dict[str, Any]:
+    """In sandbox mode the home page lists the sandbox's demo events."""
+    if settings.LEADPING_SANDBOX:
+        from events.sandbox.catalogue import DEMO_EVENTS
+
+        context["demo_events"] = DEMO_EVENTS
+    return context
+
+
+def _invalid_event_id(request: HttpRequest, event_id: str) -> HttpResponse:
+    context = {
+        "kind": "invalid_id",
+        "event_id": event_id[:_DISPLAYED_INPUT_LENGTH],
+        "truncated": len(event_id) > _DISPLAYED_INPUT_LENGTH,
+        "message": describe_invalid_event_id(event_id),
+    }
+    return render(request, "events/event_error.html", context, status=400)
+
+
+def _upstream_error(
+    request: HttpRequest, event_id: str, error: leadping.LeadPingError
+) -> HttpResponse:
+    kind, status = _ERROR_PAGES.get(type(error), ("unavailable", 503))
+    context = {
+        "kind": kind,
+        "event_id": event_id,
+        "message": error.message,
+        "retry_after": _retry_after_seconds(error),
+        "sandbox": settings.LEADPING_SANDBOX,
+        "at": timezone.now(),
+    }
+    response = render(request, "events/event_error.html", context, status=status)
+    _add_retry_after(response, error)
+    return response
+
+
+def _retry_after_seconds(error: leadping.LeadPingError) -> int | None:
+    if isinstance(error, leadping.RateLimited) and error.retry_after is not None:
+        return max(1, round(error.retry_after))
+    return None
+
+
+def _add_retry_after(response: HttpResponse, error: leadping.LeadPingError) -> None:
+    seconds = _retry_after_seconds(error)
+    if seconds is not None:
+        response["Retry-After"] = str(seconds)
+
+
+def _plain_error(message: str, status: int) -> HttpResponse:
+    """A short text answer for htmx, which swaps nothing on errors; desk.js shows the text."""
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")

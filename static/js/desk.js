@@ -1,0 +1,133 @@
+// LeadPing Event Desk: copy buttons, keyboard shortcuts and the live status panel's manners.
+// Loaded with a CSP nonce; no inline handlers anywhere, so nothing here uses eval or innerHTML.
+(function () {
+  "use strict";
+
+  const HIDDEN_TAB_POLL_MS = 60000; // a hidden tab still checks about once a minute
+  const MAX_BACKOFF_TICKS = 12;
+
+  function toast(message) {
+    const box = document.getElementById("toast");
+    if (!box) return;
+    box.textContent = message;
+    box.classList.add("toast-visible");
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(function () { box.classList.remove("toast-visible"); }, 2200);
+  }
+
+  function copyText(text, label) {
+    const done = function () { toast("Copied " + (label || "to clipboard")); };
+    const fail = function () { toast("Could not copy: select the text and press Ctrl+C"); };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () { legacyCopy(text) ? done() : fail(); });
+    } else {
+      legacyCopy(text) ? done() : fail();
+    }
+  }
+
+  // Plain-HTTP deployments have no Clipboard API; a hidden textarea still works there.
+  function legacyCopy(text) {
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "offscreen";
+    document.body.appendChild(area);
+    area.select();
+    let ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    area.remove();
+    return ok;
+  }
+
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-copy], [data-copy-target], [data-copy-permalink]");
+    if (!button) return;
+    const label = button.getAttribute("data-copy-label");
+    if (button.hasAttribute("data-copy-permalink")) {
+      copyText(window.location.origin + window.location.pathname, label);
+    } else if (button.hasAttribute("data-copy-target")) {
+      const source = document.querySelector(button.getAttribute("data-copy-target"));
+      if (source) copyText(source.textContent, label);
+    } else {
+      copyText(button.getAttribute("data-copy"), label);
+    }
+  });
+
+  function isTyping(target) {
+    return target.closest("input, textarea, select, [contenteditable=''], [contenteditable='true']");
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "/" && !event.ctrlKey && !event.metaKey && !event.altKey && !isTyping(event.target)) {
+      const field = document.querySelector("[data-lookup-field]");
+      if (field) {
+        event.preventDefault();
+        field.focus();
+        field.select();
+      }
+    } else if (event.key === "Escape") {
+      const open = event.target.closest("details[open]");
+      if (open) {
+        open.open = false;
+        open.querySelector("summary").focus();
+      } else if (isTyping(event.target)) {
+        event.target.blur();
+      }
+    }
+  });
+
+  // --- the live status panel -------------------------------------------------------------
+  const poll = { failures: 0, skipped: 0, lastSent: Date.now(), staleSince: null };
+
+  function isStatusPanel(elt) { return elt && elt.id === "status-panel"; }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (!isStatusPanel(event.detail.elt)) return;
+    const now = Date.now();
+    const hiddenTooSoon = document.hidden && now - poll.lastSent < HIDDEN_TAB_POLL_MS;
+    // While LeadPing fails, wait 2, 4, 8… ticks between tries instead of hammering it.
+    const backingOff = poll.failures > 0 && poll.skipped < Math.min(2 ** poll.failures, MAX_BACKOFF_TICKS);
+    if (hiddenTooSoon || backingOff) {
+      poll.skipped += 1;
+      event.preventDefault();
+      return;
+    }
+    poll.skipped = 0;
+    poll.lastSent = now;
+  });
+
+  function clock(date) {
+    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  }
+
+  function markStale(panel, reason) {
+    poll.failures += 1;
+    poll.staleSince = poll.staleSince || new Date();
+    const note = panel.querySelector(".stale-note");
+    if (!note) return;
+    const fetched = new Date(panel.getAttribute("data-fetched-at"));
+    const shown = isNaN(fetched) ? "" : " Showing what LeadPing said at " + clock(fetched) + ".";
+    note.textContent = "Not refreshed since " + clock(poll.staleSince) + ": " + reason + "." + shown + " Retrying.";
+    note.hidden = false;
+    panel.classList.add("is-stale");
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    if (!isStatusPanel(event.detail.elt)) return;
+    const xhr = event.detail.xhr;
+    const text = (xhr.responseText || "").trim().slice(0, 200);
+    markStale(event.detail.elt, text || "the desk answered " + xhr.status);
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    if (isStatusPanel(event.detail.elt)) markStale(event.detail.elt, "the desk could not be reached");
+  });
+  document.addEventListener("htmx:timeout", function (event) {
+    if (isStatusPanel(event.detail.elt)) markStale(event.detail.elt, "the desk took too long to answer");
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (isStatusPanel(event.detail.elt) || isStatusPanel(event.detail.target)) {
+      poll.failures = 0;
+      poll.staleSince = null;
+    }
+  });
+})();

@@ -1,0 +1,96 @@
+"""Every page but login, static files and health checks needs a permitted, logged-in user."""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+PUBLIC = {"login", "logout", "healthz"}
+
+
+def _named_patterns(resolver: URLResolver, namespace: str = ""):
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.app_name == "admin":
+                continue  # the admin guards itself; it is checked below
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _named_patterns(pattern, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield f"{namespace}{pattern.name}", pattern
+
+
+def _example_url(name: str, pattern: URLPattern) -> str:
+    args = {key: "evt_1" for key in pattern.pattern.converters}
+    return reverse(name, kwargs=args)
+
+
+DESK_URLS = [
+    _example_url(name, pattern)
+    for name, pattern in _named_patterns(get_resolver())
+    if name not in PUBLIC
+]
+
+
+def test_the_walk_found_the_desk_pages():
+    assert "/" in DESK_URLS
+    assert "/events/evt_1/status/" in DESK_URLS
+
+
+@pytest.mark.parametrize("url", DESK_URLS)
+def test_it_sends_anonymous_visitors_to_login(client, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+
+
+@pytest.mark.parametrize(
+    "url", [u for u in DESK_URLS if u.startswith(("/events/", "/?")) or u == "/"]
+)
+def test_it_returns_403_to_users_without_the_lookup_permission(unprivileged_client, url):
+    response = unprivileged_client.get(url)
+    assert response.status_code == 403
+    assert b"Support role" in response.content
+
+
+def test_the_admin_needs_a_staff_login(client):
+    assert client.get("/admin/").status_code == 302
+
+
+def test_a_permalink_opened_logged_out_comes_back_after_login(client, staff_user):
+    staff_user.set_password("correct horse battery staple")
+    staff_user.save()
+    response = client.get("/events/evt_1/")
+    assert response["Location"] == "/accounts/login/?next=/events/evt_1/"
+    response = client.post(
+        "/accounts/login/?next=/events/evt_1/",
+        {"username": "sam", "password": "correct horse battery staple", "next": "/events/evt_1/"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/events/evt_1/"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example"])
+def test_login_never_redirects_off_site(client, staff_user, target):
+    staff_user.set_password("correct horse battery staple")
+    staff_user.save()
+    response = client.post(
+        "/accounts/login/",
+        {"username": "sam", "password": "correct horse battery staple", "next": target},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+
+
+def test_logout_takes_a_post_only(staff_client):
+    assert staff_client.get("/accounts/logout/").status_code == 405
+    response = staff_client.post("/accounts/logout/")
+    assert response.status_code == 302
+    assert staff_client.get("/").status_code == 302
+
+
+def test_an_inactive_user_is_logged_out(staff_client, staff_user):
+    staff_user.is_active = False
+    staff_user.save()
+    assert staff_client.get("/").status_code == 302
+
+
+def test_a_superuser_may_look_up_events(admin_client):
+    assert admin_client.get("/").status_code == 200

@@ -1,0 +1,319 @@
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from events import leadping
+from events.services import EventSnapshot
+from tests.conftest import TEST_API_KEY, event_from
+
+SMS_ID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+HTMX = {"HX-Request": "true"}
+
+
+def snapshot(name: str = "sms_delivered.json", **changes) -> EventSnapshot:
+    return EventSnapshot(detail=event_from(name, **changes), fetched_at=timezone.now())
+
+
+@pytest.fixture
+def lookup_event():
+    with mock.patch("events.services.lookup_event") as patched:
+        patched.return_value = snapshot()
+        yield patched
+
+
+# --- the lookup page ----------------------------------------------------------------------
+
+
+def test_the_lookup_page_has_one_autofocused_field(staff_client):
+    response = staff_client.get(reverse("events:lookup"))
+    assert response.status_code == 200
+    assert b'name="q"' in response.content
+    assert b"autofocus" in response.content
+
+
+def test_the_lookup_redirects_a_bare_id_to_its_permalink(staff_client):
+    response = staff_client.get(reverse("events:lookup"), {"q": f"  {SMS_ID} "})
+    assert response.status_code == 302
+    assert response["Location"] == f"/events/{SMS_ID}/"
+
+
+def test_the_lookup_redirects_a_pasted_link_to_its_permalink(staff_client):
+    response = staff_client.get(
+        reverse("events:lookup"), {"q": f"https://api.leadping.ai/events/{SMS_ID}/detail"}
+    )
+    assert response["Location"] == f"/events/{SMS_ID}/"
+
+
+def test_the_lookup_explains_input_without_an_id_and_echoes_it_safely(staff_client):
+    response = staff_client.get(reverse("events:lookup"), {"q": "<script>alert(1)</script>"})
+    assert response.status_code == 400
+    assert b"<script>alert(1)</script>" not in response.content
+    assert b"&lt;script&gt;" in response.content
+    assert b'role="alert"' in response.content
+
+
+# --- the permalink ------------------------------------------------------------------------
+
+
+def test_the_permalink_shows_what_the_api_knows(staff_client, lookup_event):
+    response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    assert response.status_code == 200
+    lookup_event.assert_called_once_with(event_id=SMS_ID)
+    html = response.content.decode()
+    for text in [
+        "SmsSent",
+        "FollowUp",
+        "SMS",
+        "Messaging",
+        "Outreach",
+        "Outbound",
+        "Completed",
+        "Hi Dana, just checking you got the quote?",
+        "Ana Lima",
+        "usr-42",
+        "+1 415-555-0132",
+        'href="tel:+14155550132"',
+        "+44 20 7946 0958",
+        "pn-01HF3K",
+        "lead-9b21",
+        "conv-7f3a9c",
+        "40317f3a-1b2c-4d5e-8f90-a1b2c3d4e5f6",
+        "Delivered",
+        "Raw JSON as received",
+        reverse("events:raw", args=[SMS_ID]),
+    ]:
+        assert text in html, text
+
+
+def test_a_final_event_is_not_polled(staff_client, lookup_event):
+    response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    assert b"hx-trigger" not in response.content
+
+
+def test_a_live_event_polls_its_status_fragment(staff_client, lookup_event, settings):
+    settings.LEADPING_POLL_SECONDS = 7
+    lookup_event.return_value = snapshot(status="InProgress")
+    response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    html = response.content.decode()
+    assert f'hx-get="{reverse("events:status", args=[SMS_ID])}"' in html
+    assert 'hx-trigger="every 7s"' in html
+
+
+def test_an_unknown_status_keeps_polling(staff_client, lookup_event):
+    lookup_event.return_value = snapshot(status=None)
+    response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    assert b"hx-trigger" in response.content
+    assert b"Unknown" in response.content
+
+
+def test_an_unparseable_number_is_shown_as_received_and_never_linked(staff_client, lookup_event):
+    lookup_event.return_value = snapshot("call_failed.json", toPhoneNumber="javascript:alert(1)")
+    response = staff_client.get(reverse("events:detail", args=["call-failed-1"]))
+    html = response.content.decode()
+    assert "javascript:alert(1)" in html
+    assert 'href="javascript' not in html
+    assert "shown as received" in html
+
+
+def test_failure_outcomes_are_emphasised(staff_client, lookup_event):
+    lookup_event.return_value = snapshot("call_failed.json")
+    response = staff_client.get(reverse("events:detail", args=["call-failed-1"]))
+    html = response.content.decode()
+    assert "step-failure" in html
+    assert "Carrier rejected the call (busy everywhere)" in html
+    assert "badge-failed" in html
+
+
+def test_a_future_scheduled_time_is_shown_as_upcoming(staff_client, lookup_event):
+    later = (timezone.now() + timedelta(days=2)).isoformat()
+    lookup_event.return_value = snapshot(status="Pending", scheduledFor=later)
+    response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    assert b"step-upcoming" in response.content
+
+
+def test_unreadable_fields_are_named_and_the_page_still_renders(staff_client, lookup_event):
+    lookup_event.return_value = snapshot("wrong_types.json")
+    response = staff_client.get(reverse("events:detail", args=["evt-wrong-types"]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "yesterday-ish" in html
+    assert "unreadable time" in html
+    assert "Throttled" in html
+    assert "Fax" in html
+    assert "Full payload" in html
+
+
+HOSTILE = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
+
+
+def test_every_upstream_string_is_escaped(staff_client, lookup_event):
+    fields = {
+        name: HOSTILE
+        for name in [
+            "eventType",
+            "secondaryEventType",
+            "description",
+            "eventCategory",
+            "timelineType",
+            "timelineCategory",
+            "conversationId",
+            "summary",
+            "direction",
+            "status",
+            "statusReason",
+            "fromPhoneNumberId",
+            "outboundPhoneNumberId",
+            "fromPhoneNumber",
+            "toPhoneNumber",
+            "providerMessageId",
+            "userId",
+            "leadId",
+            "createdAt",
+            "sentAt",
+            "fullPayload",
+        ]
+    }
+    lookup_event.return_value = snapshot(user={"id": HOSTILE, "name": HOSTILE}, **fields)
+    response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    html = response.content.decode()
+    assert "<script>alert(2)" not in html
+    assert "<img src=x" not in html
+    assert "&lt;script&gt;alert(2)" in html
+
+
+def test_the_permalink_of_an_invalid_id_never_calls_upstream(staff_client, lookup_event):
+    response = staff_client.get("/events/..%2F..%2Fadmin/")
+    assert lookup_event.call_count == 0
+    assert response.status_code in (400, 404)
+
+
+@pytest.mark.parametrize("bad_id", ["a@b", "a b", "x" * 300, "événement", "-x"])
+def test_an_invalid_id_gets_a_clear_400_page(staff_client, lookup_event, bad_id):
+    response = staff_client.get(reverse("events:detail", args=[bad_id]))
+    assert response.status_code == 400
+    assert b"That is not an event ID" in response.content
+    assert lookup_event.call_count == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "text"),
+    [
+        (leadping.EventNotFound(), 404, "No such event"),
+        (leadping.NotAuthorised(), 502, "LEADPING_API_KEY"),
+        (leadping.RateLimited(retry_after=17), 429, "Try again in 17 seconds"),
+        (leadping.UpstreamUnavailable(), 503, "Try again"),
+        (leadping.BadPayload(), 502, "cannot read"),
+    ],
+)
+def test_upstream_failures_get_their_own_page_and_never_a_500(
+    staff_client, lookup_event, error, status, text
+):
+    lookup_event.side_effect = error
+    response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    assert response.status_code == status
+    assert text in response.content.decode()
+    assert TEST_API_KEY not in response.content.decode()
+
+
+def test_the_not_found_page_echoes_the_id_and_offers_the_lookup(staff_client, lookup_event):
+    lookup_event.side_effect = leadping.EventNotFound()
+    response = staff_client.get(reverse("events:detail", args=["evt_missing_1"]))
+    assert b"evt_missing_1" in response.content
+    assert b'name="q"' in response.content
+
+
+def test_a_rate_limited_page_carries_retry_after(staff_client, lookup_event):
+    lookup_event.side_effect = leadping.RateLimited(retry_after=16.4)
+    response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    assert response["Retry-After"] == "16"
+
+
+# --- the status fragment ------------------------------------------------------------------
+
+
+def test_the_fragment_renders_only_the_status_panel(staff_client, lookup_event):
+    lookup_event.return_value = snapshot(status="InProgress")
+    response = staff_client.get(reverse("events:status", args=[SMS_ID]), headers=HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<section id="status-panel"')
+    assert "<html" not in html
+    assert "In progress" in html
+    assert "hx-trigger" in html
+    assert response["Vary"] == "HX-Request, Cookie" or "HX-Request" in response["Vary"]
+
+
+def test_the_fragment_answers_286_once_the_event_is_final(staff_client, lookup_event):
+    response = staff_client.get(reverse("events:status", args=[SMS_ID]), headers=HTMX)
+    assert response.status_code == 286
+    assert b"Completed" in response.content
+    assert b"hx-trigger" not in response.content
+
+
+def test_the_fragment_redirects_a_plain_browser_request_to_the_permalink(
+    staff_client, lookup_event
+):
+    response = staff_client.get(reverse("events:status", args=[SMS_ID]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("events:detail", args=[SMS_ID])
+
+
+def test_the_fragment_reports_an_upstream_failure_as_short_text(staff_client, lookup_event):
+    lookup_event.side_effect = leadping.UpstreamUnavailable("LeadPing did not answer in time.")
+    response = staff_client.get(reverse("events:status", args=[SMS_ID]), headers=HTMX)
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith("text/plain")
+    assert response.content == b"LeadPing did not answer in time."
+
+
+def test_the_fragment_of_an_expired_session_redirects_the_tab_to_login(client, lookup_event):
+    permalink = reverse("events:detail", args=[SMS_ID])
+    response = client.get(
+        reverse("events:status", args=[SMS_ID]),
+        headers={**HTMX, "HX-Current-URL": f"http://testserver{permalink}"},
+    )
+    assert response.status_code == 403
+    assert response["HX-Redirect"] == f"/accounts/login/?next={permalink.replace('/', '%2F')}"
+    assert b"<form" not in response.content
+    assert lookup_event.call_count == 0
+
+
+def test_the_fragment_ignores_an_off_site_current_url(client):
+    response = client.get(
+        reverse("events:status", args=[SMS_ID]),
+        headers={**HTMX, "HX-Current-URL": "https://evil.example/phish"},
+    )
+    assert "evil" not in response["HX-Redirect"]
+
+
+# --- raw JSON -----------------------------------------------------------------------------
+
+
+def test_the_raw_json_downloads_as_received(staff_client, lookup_event):
+    response = staff_client.get(reverse("events:raw", args=[SMS_ID]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    assert f'filename="leadping-event-{SMS_ID}.json"' in response["Content-Disposition"]
+    assert response.content.decode() == lookup_event.return_value.detail.raw_json
+
+
+def test_the_raw_json_of_a_missing_event_is_a_404_page(staff_client, lookup_event):
+    lookup_event.side_effect = leadping.EventNotFound()
+    assert staff_client.get(reverse("events:raw", args=[SMS_ID])).status_code == 404
+
+
+# --- health -------------------------------------------------------------------------------
+
+
+def test_healthz_answers_without_login_or_upstream(client, lookup_event):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert lookup_event.call_count == 0
+
+
+def test_views_refuse_unsafe_methods(staff_client, lookup_event):
+    assert staff_client.post(reverse("events:detail", args=[SMS_ID])).status_code == 405
