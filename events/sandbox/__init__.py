@@ -1,0 +1,1 @@
+"""The built-in LeadPing sandbox: a local fake of `GET /events/{eventId}/detail`."""
