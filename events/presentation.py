@@ -278,14 +278,15 @@ def _step(key: str, moment: Moment, *, now: datetime, previous: datetime | None)
 
 
 def timeline_outcome(steps: Sequence[TimelineStep]) -> TimelineStep | None:
-    """The step that sums the event up: the last failure, else the last step.
+    """The step that sums the event up: the last failure, else the last step with a time.
 
     "Last modified" is bookkeeping, not an outcome, so it is passed over unless it is the only
-    step.
+    step; a step whose time could not be read is never picked over one that could.
     """
     failures = [step for step in steps if step.is_failure]
     if failures:
         return failures[-1]
     outcomes = [step for step in steps if step.key not in _BOOKKEEPING_STEPS]
-    candidates = outcomes or steps
+    readable = [step for step in outcomes if step.at is not None]
+    candidates = readable or outcomes or steps
     return candidates[-1] if candidates else None

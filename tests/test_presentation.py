@@ -578,3 +578,19 @@ def test_it_counts_a_failure_with_an_unreadable_time_as_the_outcome():
     outcome = timeline_outcome(build_timeline(detail, now=NOW))
     assert outcome is not None
     assert (outcome.key, outcome.at, outcome.raw) == ("blockedAt", None, "yesterday")
+
+
+def test_the_outcome_is_never_a_step_whose_time_could_not_be_read():
+    from events.detail import parse_event_detail
+
+    detail = parse_event_detail(
+        {
+            "id": "e1",
+            "createdAt": "2026-11-26T10:00:00Z",
+            "sentAt": "2026-11-26T10:01:00Z",
+            "deliveredAt": "yesterday-ish",
+        },
+        requested_id="e1",
+    )
+    steps = build_timeline(detail, now=datetime(2026, 11, 27, tzinfo=UTC))
+    assert timeline_outcome(steps).key == "sentAt"

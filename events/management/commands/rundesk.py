@@ -35,6 +35,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+        # A SIGTERM (from a process manager, or `kill`) must stop the children too.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         children: list[subprocess.Popen[bytes]] = []
@@ -130,6 +132,10 @@ class Command(BaseCommand):
             ],
             cwd=settings.BASE_DIR,
         )
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _url_host(host: str) -> str:
