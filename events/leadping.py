@@ -56,9 +56,15 @@ class RateLimited(LeadPingError):
 
 
 class UpstreamUnavailable(LeadPingError):
-    """Timeouts, connection errors and 5xx answers."""
+    """Timeouts, connection errors and 5xx answers; `retryable` when a retry may help."""
 
     message = "LeadPing is not answering right now."
+
+    def __init__(
+        self, message: str | None = None, *, status_code: int | None = None, retryable: bool = False
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.retryable = retryable
 
 
 class BadPayload(LeadPingError):
@@ -93,25 +99,37 @@ def event_detail_url(event_id: str) -> str:
     return f"{settings.LEADPING_API_BASE_URL}/events/{segment}/detail"
 
 
-def fetch_event_detail(event_id: str, *, headers: dict[str, str] | None = None) -> EventDetail:
-    """GET /events/{eventId}/detail once and parse it, or raise a LeadPingError."""
+def fetch_event_detail(
+    event_id: str, *, within: float | None = None, headers: dict[str, str] | None = None
+) -> EventDetail:
+    """GET /events/{eventId}/detail once and parse it, or raise a LeadPingError.
+
+    `within` caps the whole call, body included, in seconds (default: connect + read timeout).
+    """
     url = event_detail_url(event_id)
+    budget = settings.LEADPING_CONNECT_TIMEOUT + settings.LEADPING_READ_TIMEOUT
+    budget = min(budget, within) if within is not None else budget
     started = time.monotonic()
-    deadline = started + settings.LEADPING_CONNECT_TIMEOUT + settings.LEADPING_READ_TIMEOUT
+    deadline = started + budget
     try:
         response = _session().get(
             url,
             headers={"Authorization": f"Bearer {settings.LEADPING_API_KEY}", **(headers or {})},
-            timeout=(settings.LEADPING_CONNECT_TIMEOUT, settings.LEADPING_READ_TIMEOUT),
+            timeout=(
+                min(settings.LEADPING_CONNECT_TIMEOUT, budget),
+                min(settings.LEADPING_READ_TIMEOUT, budget),
+            ),
             allow_redirects=False,
             stream=True,
         )
     except requests.Timeout:
         _log(event_id, "timeout", started)
-        raise UpstreamUnavailable("LeadPing did not answer in time.") from None
+        raise UpstreamUnavailable("LeadPing did not answer in time.", retryable=True) from None
     except requests.RequestException as exc:
         _log(event_id, f"connection error ({type(exc).__name__})", started)
-        raise UpstreamUnavailable("The desk could not connect to LeadPing.") from None
+        raise UpstreamUnavailable(
+            "The desk could not connect to LeadPing.", retryable=True
+        ) from None
     try:
         body = _read_body(response, deadline)
     finally:
@@ -140,7 +158,9 @@ def _read_body(response: requests.Response, deadline: float) -> bytes:
                 raise UpstreamUnavailable("LeadPing did not finish answering in time.")
             chunks.append(chunk)
     except requests.RequestException:
-        raise UpstreamUnavailable("The connection to LeadPing broke mid-answer.") from None
+        raise UpstreamUnavailable(
+            "The connection to LeadPing broke mid-answer.", retryable=True
+        ) from None
     return b"".join(chunks)
 
 
@@ -191,7 +211,9 @@ def _error_for(response: requests.Response, body: bytes) -> LeadPingError:
     if status == 408 or status >= 500:
         suffix = f": {detail}" if detail else ""
         return UpstreamUnavailable(
-            f"LeadPing answered with an error (HTTP {status}){suffix}", status_code=status
+            f"LeadPing answered with an error (HTTP {status}){suffix}",
+            status_code=status,
+            retryable=status in (502, 503, 504),
         )
     return BadPayload(f"LeadPing answered with unexpected HTTP {status}.", status_code=status)
 

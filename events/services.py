@@ -1,23 +1,278 @@
-"""The desk's one door to LeadPing: views call these, never the HTTP client directly."""
+"""The desk's one door to LeadPing: views call these, never the HTTP client directly.
 
+`lookup_event` costs LeadPing about one call per refresh interval per event, however many
+people watch it: answers are cached (final events long, live ones for about the refresh
+interval), concurrent misses for one event share one call (single-flight), every call
+spends a token of a budget shared by all processes, a 429's Retry-After stops every process,
+and when LeadPing fails the last good copy is served with its age and the reason.
+"""
+
+import hashlib
+import logging
+import random
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
-from events import leadping
+from events import leadping, upstream
 from events.detail import EventDetail
+from events.event_ids import validate_event_id
+from events.presentation import is_final_status
+
+logger = logging.getLogger(__name__)
+
+_WAIT_STEP_SECONDS = 0.02
+
+
+class BudgetExhausted(leadping.RateLimited):
+    """The desk's own budget of LeadPing calls is spent for now; no call was made."""
+
+    message = "The desk is pacing its calls to LeadPing to stay inside the business's rate limit."
 
 
 @dataclass(frozen=True)
 class EventSnapshot:
-    """An event detail and when the desk got it from LeadPing."""
+    """An event detail, when the desk got it from LeadPing, and why it is stale if it is."""
 
     detail: EventDetail
     fetched_at: datetime
+    from_cache: bool = False
+    stale_reason: str | None = None
+
+    @property
+    def age_seconds(self) -> float:
+        return max(0.0, (timezone.now() - self.fetched_at).total_seconds())
+
+    @property
+    def is_final(self) -> bool:
+        return is_final_status(self.detail.status)
+
+    @property
+    def version(self) -> str:
+        """Changes whenever what the status panel shows from LeadPing changes."""
+        digest = hashlib.blake2b(self.detail.raw_json.encode(), digest_size=8)
+        digest.update(b"stale" if self.stale_reason else b"fresh")
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """What the cache holds for one event: the last good answer and until when it is fresh."""
+
+    detail: EventDetail
+    fetched_at: datetime
+    fresh_until: float
+
+    @property
+    def is_fresh(self) -> bool:
+        return time.time() < self.fresh_until
+
+    def snapshot(self, *, stale_reason: str | None = None) -> EventSnapshot:
+        return EventSnapshot(
+            detail=self.detail,
+            fetched_at=self.fetched_at,
+            from_cache=True,
+            stale_reason=stale_reason,
+        )
 
 
 def lookup_event(*, event_id: str) -> EventSnapshot:
-    """The current detail of one event; raises InvalidEventId or a leadping.LeadPingError."""
-    detail = leadping.fetch_event_detail(event_id)
-    return EventSnapshot(detail=detail, fetched_at=timezone.now())
+    """The detail of one event, as fresh as the budget allows.
+
+    Raises InvalidEventId, or a leadping.LeadPingError when there is nothing to show.
+    """
+    validate_event_id(event_id)
+    deadline = time.monotonic() + settings.LEADPING_REQUEST_DEADLINE
+    entry = _cached(event_id)
+    if entry is not None and entry.is_fresh:
+        upstream.count("cache_hits")
+        return entry.snapshot()
+    if cache.get(upstream.key("missing", event_id), version=upstream.CACHE_VERSION):
+        upstream.count("cache_hits")
+        raise leadping.EventNotFound()
+    upstream.count("cache_misses")
+    while True:
+        token = upstream.acquire_lock(event_id, ttl=settings.LEADPING_REQUEST_DEADLINE + 1)
+        if token is not None:
+            try:
+                return _fetch(event_id, stale=entry, deadline=deadline)
+            finally:
+                upstream.release_lock(event_id, token)
+        upstream.count("coalesced_waits")
+        outcome = _wait_for_other_caller(event_id, stale=entry, deadline=deadline)
+        if outcome is not None:
+            return outcome
+        # The other caller gave up without an answer: take the lock ourselves.
+
+
+def _cached(event_id: str) -> _Entry | None:
+    entry = cache.get(upstream.key("event", event_id), version=upstream.CACHE_VERSION)
+    return entry if isinstance(entry, _Entry) else None
+
+
+def _store(event_id: str, detail: EventDetail) -> EventSnapshot:
+    fresh_for = (
+        settings.LEADPING_CACHE_FINAL_SECONDS
+        if is_final_status(detail.status)
+        else settings.LEADPING_CACHE_LIVE_SECONDS
+    )
+    entry = _Entry(detail=detail, fetched_at=timezone.now(), fresh_until=time.time() + fresh_for)
+    # Kept past its freshness so that it can still be served, marked stale, if LeadPing fails.
+    cache.set(
+        upstream.key("event", event_id),
+        entry,
+        timeout=max(fresh_for, settings.LEADPING_STALE_SECONDS),
+        version=upstream.CACHE_VERSION,
+    )
+    cache.delete(upstream.key("failure", event_id), version=upstream.CACHE_VERSION)
+    return EventSnapshot(detail=detail, fetched_at=entry.fetched_at)
+
+
+def _fetch(event_id: str, *, stale: _Entry | None, deadline: float) -> EventSnapshot:
+    """Call LeadPing (with bounded retries) while holding the event's lock, and cache the answer."""
+    try:
+        detail = _call_with_retries(event_id, deadline=deadline)
+    except leadping.EventNotFound:
+        cache.set(
+            upstream.key("missing", event_id),
+            True,
+            timeout=settings.LEADPING_CACHE_MISSING_SECONDS,
+            version=upstream.CACHE_VERSION,
+        )
+        raise
+    except leadping.LeadPingError as error:
+        # Waiting callers read this instead of calling LeadPing again straight away.
+        cache.set(
+            upstream.key("failure", event_id),
+            _describe(error),
+            timeout=2,
+            version=upstream.CACHE_VERSION,
+        )
+        return _stale_or_raise(stale, error)
+    return _store(event_id, detail)
+
+
+def _call_with_retries(event_id: str, *, deadline: float) -> EventDetail:
+    attempt = 0
+    while True:
+        _spend_budget()
+        remaining = deadline - time.monotonic()
+        try:
+            detail = leadping.fetch_event_detail(event_id, within=remaining)
+        except leadping.RateLimited as error:
+            upstream.count("upstream_rate_limited")
+            upstream.block_upstream(error.retry_after)
+            raise
+        except leadping.UpstreamUnavailable as error:
+            upstream.count("upstream_unavailable")
+            pause = _retry_pause(attempt)
+            if not error.retryable or attempt >= settings.LEADPING_MAX_RETRIES:
+                raise
+            if time.monotonic() + pause + 0.5 > deadline:
+                raise
+            attempt += 1
+            upstream.count("upstream_retries")
+            time.sleep(pause)
+            continue
+        except leadping.LeadPingError as error:
+            upstream.count(_OUTCOME_COUNTERS.get(type(error), "upstream_bad_payload"))
+            raise
+        upstream.count("upstream_ok")
+        upstream.clear_backoff()
+        return detail
+
+
+_OUTCOME_COUNTERS = {
+    leadping.EventNotFound: "upstream_not_found",
+    leadping.NotAuthorised: "upstream_not_authorised",
+    leadping.BadPayload: "upstream_bad_payload",
+}
+
+
+def _retry_pause(attempt: int) -> float:
+    """Exponential backoff with full jitter: up to 0.25 s, 0.5 s, 1 s…"""
+    return random.uniform(0, 0.25 * 2**attempt)  # noqa: S311
+
+
+def _spend_budget() -> None:
+    """Refuse the call while LeadPing's Retry-After runs, or when the budget is spent."""
+    blocked = upstream.blocked_for()
+    if blocked > 0:
+        upstream.count("retry_after_refusals")
+        raise leadping.RateLimited("LeadPing asked the desk to slow down.", retry_after=blocked)
+    wait = upstream.take_budget_token()
+    if wait > 0:
+        upstream.count("budget_refusals")
+        raise BudgetExhausted(retry_after=wait)
+
+
+_SHAREABLE_ERRORS: dict[str, type[leadping.LeadPingError]] = {
+    cls.__name__: cls
+    for cls in (
+        leadping.NotAuthorised,
+        leadping.RateLimited,
+        BudgetExhausted,
+        leadping.UpstreamUnavailable,
+        leadping.BadPayload,
+    )
+}
+
+
+def _describe(error: leadping.LeadPingError) -> dict[str, object]:
+    """A cacheable description of an error (exceptions with keyword arguments do not pickle)."""
+    return {
+        "kind": type(error).__name__,
+        "message": error.message,
+        "retry_after": getattr(error, "retry_after", None),
+    }
+
+
+def _rebuild(description: object) -> leadping.LeadPingError | None:
+    if not isinstance(description, dict):
+        return None
+    cls = _SHAREABLE_ERRORS.get(str(description.get("kind")), leadping.UpstreamUnavailable)
+    message = str(description.get("message") or "") or None
+    if issubclass(cls, leadping.RateLimited):
+        retry_after = description.get("retry_after")
+        return cls(
+            message, retry_after=retry_after if isinstance(retry_after, float | int) else None
+        )
+    return cls(message)
+
+
+def _stale_or_raise(stale: _Entry | None, error: leadping.LeadPingError) -> EventSnapshot:
+    """Serve the last good copy, marked with the reason, when LeadPing cannot answer now."""
+    if stale is None or isinstance(error, leadping.NotAuthorised):
+        raise error
+    upstream.count("stale_served")
+    return stale.snapshot(stale_reason=error.message)
+
+
+def _wait_for_other_caller(
+    event_id: str, *, stale: _Entry | None, deadline: float
+) -> EventSnapshot | None:
+    """Wait (bounded) for the caller holding the lock; None if it left without an answer."""
+    wait_until = min(deadline, time.monotonic() + settings.LEADPING_COALESCE_WAIT_SECONDS)
+    while time.monotonic() < wait_until:
+        time.sleep(_WAIT_STEP_SECONDS)
+        # Look at the lock first: the holder stores its answer before it lets go.
+        still_fetching = upstream.lock_held(event_id)
+        entry = _cached(event_id)
+        if entry is not None and entry.is_fresh:
+            return entry.snapshot()
+        failure = _rebuild(
+            cache.get(upstream.key("failure", event_id), version=upstream.CACHE_VERSION)
+        )
+        if failure is not None:
+            return _stale_or_raise(stale, failure)
+        if cache.get(upstream.key("missing", event_id), version=upstream.CACHE_VERSION):
+            raise leadping.EventNotFound()
+        if not still_fetching:
+            return None
+    return _stale_or_raise(
+        stale, leadping.UpstreamUnavailable("LeadPing is slow to answer right now.")
+    )

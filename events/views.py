@@ -11,7 +11,7 @@ from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
 
-from events import leadping, services
+from events import leadping, services, upstream
 from events.access import desk_staff_required
 from events.event_ids import (
     InvalidEventId,
@@ -73,9 +73,15 @@ def event_status(request: HttpRequest, event_id: str) -> HttpResponse:
     try:
         snapshot = services.lookup_event(event_id=event_id)
     except leadping.LeadPingError as error:
-        response = _plain_error(error.message, _ERROR_PAGES.get(type(error), ("", 503))[1])
+        response = _plain_error(error.message, _error_page(error)[1])
         _add_retry_after(response, error)
         return response
+    upstream.count("polls_served")
+    if not snapshot.is_final and request.GET.get("v") == snapshot.version:
+        # Nothing LeadPing said has changed: htmx swaps nothing on a 204.
+        upstream.count("polls_unchanged")
+        checked = timezone.localtime().strftime("%H:%M:%S")
+        return HttpResponse(status=204, headers={"X-Desk-Checked": checked})
     context = _status_context(snapshot, event_id)
     template = "events/event_detail.html#status-panel"
     if context["polling"]:
@@ -106,6 +112,24 @@ def event_raw(request: HttpRequest, event_id: str) -> HttpResponse:
 
 
 @require_safe
+@desk_staff_required
+def desk_status(request: HttpRequest) -> HttpResponse:
+    """How hard the desk is working LeadPing: calls by outcome, cache, coalescing, budget."""
+    context = {
+        "counters": upstream.read_counters(),
+        "blocked_for": round(upstream.blocked_for()),
+        "cache_backend": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
+        "budget_calls": settings.LEADPING_BUDGET_CALLS,
+        "budget_seconds": settings.LEADPING_BUDGET_SECONDS,
+        "budget_burst": settings.LEADPING_BUDGET_BURST,
+        "cache_live_seconds": settings.LEADPING_CACHE_LIVE_SECONDS,
+        "cache_final_seconds": settings.LEADPING_CACHE_FINAL_SECONDS,
+        "api_base_url": settings.LEADPING_API_BASE_URL,
+    }
+    return render(request, "events/desk_status.html", context)
+
+
+@require_safe
 def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness: answers without login and without calling LeadPing."""
     return JsonResponse({"status": "ok"})
@@ -117,14 +141,19 @@ def _status_context(snapshot: services.EventSnapshot, event_id: str) -> dict[str
     detail = snapshot.detail
     badge = status_badge(detail.status)
     timeline = build_timeline(detail, now=now)
+    poll_seconds = settings.LEADPING_POLL_SECONDS
+    if snapshot.stale_reason:
+        # LeadPing is failing: ask less often until it answers again.
+        poll_seconds = min(poll_seconds * 3, 60)
     return {
+        "snapshot": snapshot,
         "detail": detail,
         "requested_id": event_id,
         "badge": badge,
         "timeline": timeline,
         "outcome": timeline_outcome(timeline),
-        "fetched_at": snapshot.fetched_at,
         "polling": not badge.is_final,
+        "poll_seconds": poll_seconds,
         "now": now,
     }
 
@@ -148,10 +177,18 @@ def _invalid_event_id(request: HttpRequest, event_id: str) -> HttpResponse:
     return render(request, "events/event_error.html", context, status=400)
 
 
+def _error_page(error: leadping.LeadPingError) -> tuple[str, int]:
+    """The error page kind and HTTP status for an upstream error (subclasses included)."""
+    for error_class, page in _ERROR_PAGES.items():
+        if isinstance(error, error_class):
+            return page
+    return ("unavailable", 503)
+
+
 def _upstream_error(
     request: HttpRequest, event_id: str, error: leadping.LeadPingError
 ) -> HttpResponse:
-    kind, status = _ERROR_PAGES.get(type(error), ("unavailable", 503))
+    kind, status = _error_page(error)
     context = {
         "kind": kind,
         "event_id": event_id,

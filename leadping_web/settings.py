@@ -98,6 +98,27 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Local memory by default (one process); Redis, shared by every process and host, when set.
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "desk",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "leadping-desk",
+            "KEY_PREFIX": "desk",
+            "OPTIONS": {"MAX_ENTRIES": 20000},
+        }
+    }
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -168,4 +189,24 @@ LEADPING_API_BASE_URL = env_url(
 LEADPING_CONNECT_TIMEOUT = env_float("LEADPING_CONNECT_TIMEOUT", 3.05, minimum=0.1, maximum=30)
 LEADPING_READ_TIMEOUT = env_float("LEADPING_READ_TIMEOUT", 5.0, minimum=0.1, maximum=60)
 LEADPING_POLL_SECONDS = env_int("LEADPING_POLL_SECONDS", 5, minimum=2, maximum=300)
+# The upstream budget (see events/services.py and events/upstream.py).
+LEADPING_REQUEST_DEADLINE = env_float("LEADPING_REQUEST_DEADLINE", 8.0, minimum=1, maximum=60)
+LEADPING_MAX_RETRIES = env_int("LEADPING_MAX_RETRIES", 2, minimum=0, maximum=5)
+LEADPING_CACHE_LIVE_SECONDS = env_float(
+    "LEADPING_CACHE_LIVE_SECONDS", LEADPING_POLL_SECONDS, minimum=0.5, maximum=300
+)
+LEADPING_CACHE_FINAL_SECONDS = env_int(
+    "LEADPING_CACHE_FINAL_SECONDS", 600, minimum=1, maximum=86400
+)
+LEADPING_CACHE_MISSING_SECONDS = env_int(
+    "LEADPING_CACHE_MISSING_SECONDS", 15, minimum=0, maximum=3600
+)
+LEADPING_STALE_SECONDS = env_int("LEADPING_STALE_SECONDS", 3600, minimum=0, maximum=7 * 86400)
+LEADPING_COALESCE_WAIT_SECONDS = env_float(
+    "LEADPING_COALESCE_WAIT_SECONDS", 5.0, minimum=0.1, maximum=60
+)
+LEADPING_BUDGET_CALLS = env_int("LEADPING_BUDGET_CALLS", 240, minimum=1, maximum=100000)
+LEADPING_BUDGET_SECONDS = env_int("LEADPING_BUDGET_SECONDS", 60, minimum=1, maximum=3600)
+LEADPING_BUDGET_BURST = env_int("LEADPING_BUDGET_BURST", 20, minimum=1, maximum=100000)
+LEADPING_BACKOFF_MAX_SECONDS = env_int("LEADPING_BACKOFF_MAX_SECONDS", 60, minimum=1, maximum=3600)
 LEADPING_DEFAULT_REGION = (env_str("LEADPING_DEFAULT_REGION", "US") or "US").upper()

@@ -40,6 +40,19 @@ def _desk_test_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_upstream_state():
+    """Every test starts with an empty cache, a full call budget and no Retry-After."""
+    from django.core.cache import cache
+
+    from events import upstream
+
+    cache.clear()
+    upstream.reset_budget()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def staff_user(django_user_model):
     user = django_user_model.objects.create_user("sam", password="not-used-in-tests")

@@ -98,7 +98,8 @@ def test_a_live_event_polls_its_status_fragment(staff_client, lookup_event, sett
     lookup_event.return_value = snapshot(status="InProgress")
     response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
     html = response.content.decode()
-    assert f'hx-get="{reverse("events:status", args=[SMS_ID])}"' in html
+    version = lookup_event.return_value.version
+    assert f'hx-get="{reverse("events:status", args=[SMS_ID])}?v={version}"' in html
     assert 'hx-trigger="every 7s"' in html
 
 
@@ -244,6 +245,74 @@ def test_the_fragment_renders_only_the_status_panel(staff_client, lookup_event):
     assert "In progress" in html
     assert "hx-trigger" in html
     assert response["Vary"] == "HX-Request, Cookie" or "HX-Request" in response["Vary"]
+
+
+def test_an_unchanged_live_event_answers_204_so_htmx_swaps_nothing(staff_client, lookup_event):
+    lookup_event.return_value = snapshot(status="InProgress")
+    version = lookup_event.return_value.version
+    response = staff_client.get(
+        reverse("events:status", args=[SMS_ID]), {"v": version}, headers=HTMX
+    )
+    assert response.status_code == 204
+    assert response.content == b""
+    assert response["X-Desk-Checked"]
+
+
+def test_a_changed_live_event_gets_the_new_panel(staff_client, lookup_event):
+    lookup_event.return_value = snapshot(status="InProgress")
+    response = staff_client.get(
+        reverse("events:status", args=[SMS_ID]), {"v": "something-older"}, headers=HTMX
+    )
+    assert response.status_code == 200
+    assert b"In progress" in response.content
+
+
+def test_a_stale_copy_is_shown_with_its_age_and_reason(staff_client, lookup_event):
+    fetched = timezone.now() - timedelta(minutes=3)
+    lookup_event.return_value = EventSnapshot(
+        detail=event_from("sms_delivered.json", status="InProgress"),
+        fetched_at=fetched,
+        from_cache=True,
+        stale_reason="LeadPing is not answering right now.",
+    )
+    response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "LeadPing is not answering right now." in html
+    assert "3\xa0minutes ago" in html or "3 minutes ago" in html
+    assert "is-stale" in html
+
+
+def test_a_stale_live_event_is_polled_less_often(staff_client, lookup_event, settings):
+    settings.LEADPING_POLL_SECONDS = 5
+    lookup_event.return_value = EventSnapshot(
+        detail=event_from("sms_delivered.json", status="Pending"),
+        fetched_at=timezone.now(),
+        stale_reason="LeadPing is not answering right now.",
+    )
+    response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    assert b'hx-trigger="every 15s"' in response.content
+
+
+def test_the_budget_page_answers_like_a_rate_limit(staff_client, lookup_event):
+    from events.services import BudgetExhausted
+
+    lookup_event.side_effect = BudgetExhausted(retry_after=4.2)
+    response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    assert response.status_code == 429
+    assert response["Retry-After"] == "4"
+    assert b"pacing its calls" in response.content
+
+
+def test_the_upstream_status_page_shows_the_counters(staff_client):
+    from events import upstream
+
+    upstream.reset_counters()
+    upstream.count("cache_hits", 3)
+    response = staff_client.get(reverse("events:desk_status"))
+    assert response.status_code == 200
+    assert response.context["counters"]["cache_hits"] == 3
+    assert b"Coalesced waits" in response.content
 
 
 def test_the_fragment_answers_286_once_the_event_is_final(staff_client, lookup_event):

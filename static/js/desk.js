@@ -103,7 +103,7 @@
   function markStale(panel, reason) {
     poll.failures += 1;
     poll.staleSince = poll.staleSince || new Date();
-    const note = panel.querySelector(".stale-note");
+    const note = panel.querySelector("[data-client-stale]");
     if (!note) return;
     const fetched = new Date(panel.getAttribute("data-fetched-at"));
     const shown = isNaN(fetched) ? "" : " Showing what LeadPing said at " + clock(fetched) + ".";
@@ -124,6 +124,19 @@
   document.addEventListener("htmx:timeout", function (event) {
     if (isStatusPanel(event.detail.elt)) markStale(event.detail.elt, "the desk took too long to answer");
   });
+  // 204: LeadPing's answer has not changed since this panel was drawn; only say we checked.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const panel = event.detail.elt;
+    if (!isStatusPanel(panel) || event.detail.xhr.status !== 204) return;
+    poll.failures = 0;
+    poll.staleSince = null;
+    const checked = panel.querySelector("[data-checked]");
+    const at = event.detail.xhr.getResponseHeader("X-Desk-Checked");
+    if (checked && at) checked.textContent = at;
+    const note = panel.querySelector("[data-client-stale]");
+    if (note) note.hidden = true;
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
     if (isStatusPanel(event.detail.elt) || isStatusPanel(event.detail.target)) {
       poll.failures = 0;

@@ -1,0 +1,207 @@
+"""Shared state that keeps the desk gentle with LeadPing's API, across threads and processes.
+
+LeadPing allows 300 calls per 60 s per business, shared with every other integration of
+that business (../shared/leadping-api/README.md). Everything here lives in Django's cache:
+local memory by default (one process: `make run` starts one gunicorn worker), Redis when
+REDIS_URL is set, where the atomic parts run as Lua scripts so that several processes and
+hosts share one budget, one lock per event and one Retry-After.
+"""
+
+import contextlib
+import random
+import secrets
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+
+# Bump when the shape of what is cached changes, so old entries are simply not seen.
+CACHE_VERSION = 1
+_NAMESPACE = "leadping"
+
+COUNTERS = (
+    "upstream_ok",
+    "upstream_not_found",
+    "upstream_not_authorised",
+    "upstream_rate_limited",
+    "upstream_unavailable",
+    "upstream_bad_payload",
+    "upstream_retries",
+    "cache_hits",
+    "cache_misses",
+    "coalesced_waits",
+    "budget_refusals",
+    "retry_after_refusals",
+    "stale_served",
+    "polls_served",
+    "polls_unchanged",
+)
+
+
+def key(*parts: str) -> str:
+    """A namespaced cache key, e.g. key("event", "abc") -> "leadping:event:abc"."""
+    return ":".join((_NAMESPACE, *parts))
+
+
+def _redis() -> Any | None:
+    """The raw redis-py client behind Django's RedisCache, or None on other backends."""
+    backend = caches["default"]  # `cache` is a proxy: isinstance needs the real backend
+    if isinstance(backend, RedisCache):
+        return backend._cache.get_client(write=True)
+    return None
+
+
+# --- counters -----------------------------------------------------------------------------
+
+
+def count(name: str, amount: int = 1) -> None:
+    """Add to a counter shared by every process using the cache."""
+    counter = key("counter", name)
+    cache.add(counter, 0, timeout=None, version=CACHE_VERSION)
+    # Evicted between add and incr: losing one count is harmless.
+    with contextlib.suppress(ValueError):
+        cache.incr(counter, amount, version=CACHE_VERSION)
+
+
+def read_counters() -> dict[str, int]:
+    values = cache.get_many([key("counter", name) for name in COUNTERS], version=CACHE_VERSION)
+    return {name: int(values.get(key("counter", name), 0)) for name in COUNTERS}
+
+
+def reset_counters() -> None:
+    cache.delete_many([key("counter", name) for name in COUNTERS], version=CACHE_VERSION)
+
+
+# --- the call budget: a token bucket ------------------------------------------------------
+
+# A bucket of `burst` tokens refilled at (calls - burst) / period per second: no window of
+# `period` seconds can ever see more than `calls` upstream calls.
+_BUCKET_LUA = """
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 60)
+return tostring(wait)
+"""
+
+_local_bucket_lock = threading.Lock()
+_local_bucket: dict[str, float] = {}
+
+
+def _bucket_shape() -> tuple[float, float]:
+    calls = settings.LEADPING_BUDGET_CALLS
+    burst = min(settings.LEADPING_BUDGET_BURST, calls)
+    rate = max(calls - burst, 1) / settings.LEADPING_BUDGET_SECONDS
+    return float(max(burst, 1)), rate
+
+
+def take_budget_token() -> float:
+    """Spend one upstream call: 0.0 when allowed, else the seconds until one is available."""
+    capacity, rate = _bucket_shape()
+    client = _redis()
+    if client is not None:
+        bucket = cache.make_key(key("budget"), version=CACHE_VERSION)
+        return float(client.eval(_BUCKET_LUA, 1, bucket, capacity, rate))
+    with _local_bucket_lock:
+        now = time.monotonic()
+        tokens = _local_bucket.get("tokens", capacity)
+        at = _local_bucket.get("at", now)
+        tokens = min(capacity, tokens + max(0.0, now - at) * rate)
+        wait = 0.0
+        if tokens >= 1:
+            tokens -= 1
+        else:
+            wait = (1 - tokens) / rate
+        _local_bucket.update(tokens=tokens, at=now)
+        return wait
+
+
+def reset_budget() -> None:
+    """Refill the bucket (tests and the benchmark start from a full budget)."""
+    cache.delete(key("budget"), version=CACHE_VERSION)
+    with _local_bucket_lock:
+        _local_bucket.clear()
+
+
+# --- Retry-After, honoured by every process -----------------------------------------------
+
+
+def blocked_for() -> float:
+    """Seconds left before LeadPing may be called again (0.0 when it may be called now)."""
+    until = cache.get(key("blocked-until"), version=CACHE_VERSION)
+    return max(0.0, float(until) - time.time()) if until else 0.0
+
+
+def block_upstream(retry_after: float | None) -> float:
+    """Stop all calls for Retry-After seconds; without one, back off exponentially with jitter."""
+    if retry_after is None:
+        level_key = key("backoff-level")
+        cache.add(level_key, 0, timeout=600, version=CACHE_VERSION)
+        try:
+            level = cache.incr(level_key, version=CACHE_VERSION)
+        except ValueError:
+            level = 1
+        cap = settings.LEADPING_BACKOFF_MAX_SECONDS
+        retry_after = random.uniform(0.5, 1.0) * min(cap, 2.0**level)  # noqa: S311
+    seconds = max(retry_after, 0.5)
+    cache.set(
+        key("blocked-until"),
+        time.time() + seconds,
+        timeout=int(seconds) + 1,
+        version=CACHE_VERSION,
+    )
+    return seconds
+
+
+def clear_backoff() -> None:
+    cache.delete(key("backoff-level"), version=CACHE_VERSION)
+
+
+# --- single-flight: one upstream call per event at a time ---------------------------------
+
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+# Without Redis the cache is this process's memory: one guard makes release atomic.
+_local_lock_guard = threading.Lock()
+
+
+def acquire_lock(name: str, *, ttl: float) -> int | None:
+    """Take the lock `name` for at most `ttl` seconds; returns its token, or None if held."""
+    # An int token is stored unpickled by RedisCache, so the release script can compare it.
+    token = secrets.randbits(62)
+    timeout = max(1, int(ttl + 0.999))
+    with _local_lock_guard:
+        if cache.add(key("lock", name), token, timeout=timeout, version=CACHE_VERSION):
+            return token
+    return None
+
+
+def lock_held(name: str) -> bool:
+    return cache.get(key("lock", name), version=CACHE_VERSION) is not None
+
+
+def release_lock(name: str, token: int) -> None:
+    """Release the lock only if it is still ours (it may have expired and been re-taken)."""
+    lock = key("lock", name)
+    client = _redis()
+    if client is not None:
+        client.eval(_RELEASE_LUA, 1, cache.make_key(lock, version=CACHE_VERSION), token)
+        return
+    with _local_lock_guard:
+        if cache.get(lock, version=CACHE_VERSION) == token:
+            cache.delete(lock, version=CACHE_VERSION)

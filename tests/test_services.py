@@ -1,0 +1,351 @@
+import json
+import os
+import threading
+import time
+
+import pytest
+import requests
+import responses
+from django.core.cache import cache
+
+from events import leadping, services, upstream
+from events.detail import parse_event_detail
+from events.event_ids import InvalidEventId
+from tests.conftest import TEST_API_BASE, payload
+
+LIVE = "evt-live-1"
+FINAL = "evt-final-1"
+
+
+def url(event_id: str) -> str:
+    return f"{TEST_API_BASE}/events/{event_id}/detail"
+
+
+def body(event_id: str, status: str = "Completed") -> dict:
+    return {**payload("sms_delivered.json"), "id": event_id, "status": status}
+
+
+@pytest.fixture
+def upstream_mock():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture(autouse=True)
+def _no_sleeping_between_retries(monkeypatch):
+    monkeypatch.setattr(services, "_retry_pause", lambda attempt: 0.0)
+
+
+def expire(event_id: str) -> None:
+    """Make the cached copy of an event stale without waiting for it."""
+    entry = services._cached(event_id)
+    stale = services._Entry(detail=entry.detail, fetched_at=entry.fetched_at, fresh_until=0)
+    cache.set(upstream.key("event", event_id), stale, version=upstream.CACHE_VERSION)
+
+
+# --- cache --------------------------------------------------------------------------------
+
+
+def test_a_second_lookup_is_served_from_the_cache(upstream_mock):
+    upstream_mock.get(url(FINAL), json=body(FINAL))
+    first = services.lookup_event(event_id=FINAL)
+    second = services.lookup_event(event_id=FINAL)
+    assert len(upstream_mock.calls) == 1
+    assert not first.from_cache
+    assert second.from_cache
+    assert second.detail == first.detail
+    counters = upstream.read_counters()
+    assert counters["cache_hits"] == 1
+    assert counters["cache_misses"] == 1
+    assert counters["upstream_ok"] == 1
+
+
+def test_final_events_are_cached_long_and_live_ones_for_the_refresh_interval(
+    upstream_mock, settings
+):
+    settings.LEADPING_CACHE_FINAL_SECONDS = 600
+    settings.LEADPING_CACHE_LIVE_SECONDS = 5
+    upstream_mock.get(url(FINAL), json=body(FINAL, "Failed"))
+    upstream_mock.get(url(LIVE), json=body(LIVE, "InProgress"))
+    services.lookup_event(event_id=FINAL)
+    services.lookup_event(event_id=LIVE)
+    now = time.time()
+    assert services._cached(FINAL).fresh_until - now == pytest.approx(600, abs=2)
+    assert services._cached(LIVE).fresh_until - now == pytest.approx(5, abs=2)
+
+
+def test_an_expired_copy_is_fetched_again(upstream_mock):
+    upstream_mock.get(url(LIVE), json=body(LIVE, "Pending"))
+    services.lookup_event(event_id=LIVE)
+    expire(LIVE)
+    snapshot = services.lookup_event(event_id=LIVE)
+    assert len(upstream_mock.calls) == 2
+    assert not snapshot.from_cache
+
+
+def test_a_missing_event_is_remembered_briefly(upstream_mock):
+    upstream_mock.get(url("evt-gone"), status=404)
+    for _ in range(3):
+        with pytest.raises(leadping.EventNotFound):
+            services.lookup_event(event_id="evt-gone")
+    assert len(upstream_mock.calls) == 1
+
+
+def test_the_snapshot_version_changes_with_the_data_and_staleness():
+    detail = services.EventSnapshot(
+        detail=parse_event_detail(body(LIVE), requested_id=LIVE),
+        fetched_at=services.timezone.now(),
+    )
+    other = services.EventSnapshot(
+        detail=parse_event_detail(body(LIVE, "Failed"), requested_id=LIVE),
+        fetched_at=detail.fetched_at,
+    )
+    stale = services.EventSnapshot(
+        detail=detail.detail, fetched_at=detail.fetched_at, stale_reason="down"
+    )
+    assert detail.version != other.version
+    assert detail.version != stale.version
+
+
+# --- single-flight ------------------------------------------------------------------------
+
+
+def test_concurrent_lookups_of_one_event_make_one_upstream_call(upstream_mock):
+    def slow_answer(request):
+        time.sleep(0.5)
+        return 200, {}, json.dumps(body(LIVE, "InProgress"))
+
+    upstream_mock.add_callback(responses.GET, url(LIVE), callback=slow_answer)
+    results, errors = [], []
+    start_together = threading.Barrier(12)
+
+    def look():
+        start_together.wait()
+        try:
+            results.append(services.lookup_event(event_id=LIVE))
+        except Exception as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=look) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(results) == 12
+    assert len(upstream_mock.calls) == 1
+    assert {r.detail.id for r in results} == {LIVE}
+    assert upstream.read_counters()["coalesced_waits"] >= 1
+
+
+def test_waiting_callers_share_the_failure_instead_of_calling_again(upstream_mock):
+    def failing(request):
+        time.sleep(0.3)
+        return 500, {}, "boom"
+
+    upstream_mock.add_callback(responses.GET, url(LIVE), callback=failing)
+    errors = []
+
+    def look():
+        try:
+            services.lookup_event(event_id=LIVE)
+        except leadping.LeadPingError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=look) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(upstream_mock.calls) == 1
+    assert len(errors) == 6
+    assert all(isinstance(e, leadping.UpstreamUnavailable) for e in errors)
+
+
+def test_a_lock_is_released_only_by_its_owner():
+    token = upstream.acquire_lock("evt-x", ttl=5)
+    assert token is not None
+    assert upstream.acquire_lock("evt-x", ttl=5) is None
+    upstream.release_lock("evt-x", token + 1)
+    assert upstream.lock_held("evt-x")
+    upstream.release_lock("evt-x", token)
+    assert not upstream.lock_held("evt-x")
+
+
+# --- budget -------------------------------------------------------------------------------
+
+
+def test_the_budget_refuses_calls_once_spent_and_makes_none(upstream_mock, settings):
+    settings.LEADPING_BUDGET_CALLS = 3
+    settings.LEADPING_BUDGET_BURST = 3
+    for number in range(4):
+        upstream_mock.get(url(f"evt-{number}"), json=body(f"evt-{number}"))
+    for number in range(3):
+        services.lookup_event(event_id=f"evt-{number}")
+    with pytest.raises(services.BudgetExhausted) as caught:
+        services.lookup_event(event_id="evt-3")
+    assert caught.value.retry_after > 0
+    assert len(upstream_mock.calls) == 3
+    assert upstream.read_counters()["budget_refusals"] == 1
+
+
+local_bucket_only = pytest.mark.skipif(
+    bool(os.environ.get("REDIS_URL")),
+    reason="drives the in-process clock; on Redis the bucket runs on Redis's clock",
+)
+
+
+@local_bucket_only
+def test_the_budget_refills_over_time(monkeypatch, settings):
+    settings.LEADPING_BUDGET_CALLS = 62
+    settings.LEADPING_BUDGET_BURST = 2
+    settings.LEADPING_BUDGET_SECONDS = 60  # refills one call a second
+    clock = [1000.0]
+    monkeypatch.setattr(upstream.time, "monotonic", lambda: clock[0])
+    assert upstream.take_budget_token() == 0
+    assert upstream.take_budget_token() == 0
+    assert upstream.take_budget_token() == pytest.approx(1.0)
+    clock[0] += 1.0
+    assert upstream.take_budget_token() == 0
+    clock[0] += 100
+    assert [upstream.take_budget_token() for _ in range(3)][:2] == [0, 0]
+
+
+@local_bucket_only
+def test_no_window_of_the_period_sees_more_than_the_budget(monkeypatch, settings):
+    settings.LEADPING_BUDGET_CALLS = 240
+    settings.LEADPING_BUDGET_BURST = 20
+    settings.LEADPING_BUDGET_SECONDS = 60
+    clock = [0.0]
+    monkeypatch.setattr(upstream.time, "monotonic", lambda: clock[0])
+    granted = []
+    while clock[0] < 180:
+        if upstream.take_budget_token() == 0:
+            granted.append(clock[0])
+        clock[0] += 0.05
+    worst = max(sum(1 for t in granted if start <= t < start + 60) for start in granted)
+    assert worst <= 240
+
+
+def test_a_stale_copy_is_served_when_the_budget_is_spent(upstream_mock, settings):
+    upstream_mock.get(url(LIVE), json=body(LIVE, "Pending"))
+    services.lookup_event(event_id=LIVE)
+    expire(LIVE)
+    settings.LEADPING_BUDGET_CALLS = 1
+    settings.LEADPING_BUDGET_BURST = 1
+    upstream.reset_budget()
+    upstream.take_budget_token()
+    snapshot = services.lookup_event(event_id=LIVE)
+    assert snapshot.stale_reason
+    assert "pacing" in snapshot.stale_reason
+    assert len(upstream_mock.calls) == 1
+
+
+# --- 429 and Retry-After ------------------------------------------------------------------
+
+
+def test_retry_after_stops_every_caller_until_it_has_passed(upstream_mock):
+    upstream_mock.get(url("evt-a"), status=429, headers={"Retry-After": "17"})
+    upstream_mock.get(url("evt-b"), json=body("evt-b"))
+    with pytest.raises(leadping.RateLimited):
+        services.lookup_event(event_id="evt-a")
+    with pytest.raises(leadping.RateLimited) as caught:
+        services.lookup_event(event_id="evt-b")
+    assert len(upstream_mock.calls) == 1
+    assert 15 < caught.value.retry_after <= 17
+    assert upstream.read_counters()["retry_after_refusals"] == 1
+
+
+def test_retry_after_is_shared_through_the_cache(upstream_mock):
+    upstream.block_upstream(30)
+    assert 28 < upstream.blocked_for() <= 30
+    cache_key = upstream.key("blocked-until")
+    assert cache.get(cache_key, version=upstream.CACHE_VERSION) > time.time()
+
+
+def test_a_429_without_retry_after_backs_off_exponentially_with_jitter(settings):
+    settings.LEADPING_BACKOFF_MAX_SECONDS = 60
+    waits = [upstream.block_upstream(None) for _ in range(8)]
+    assert 0.5 <= waits[0] <= 2
+    assert waits[-1] <= 60
+    assert waits[-1] >= 30
+    upstream.clear_backoff()
+    assert upstream.block_upstream(None) <= 2
+
+
+# --- retries ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_a_gateway_error_is_retried_and_can_succeed(upstream_mock, status):
+    upstream_mock.get(url(FINAL), status=status)
+    upstream_mock.get(url(FINAL), json=body(FINAL))
+    snapshot = services.lookup_event(event_id=FINAL)
+    assert snapshot.detail.id == FINAL
+    assert len(upstream_mock.calls) == 2
+    assert upstream.read_counters()["upstream_retries"] == 1
+
+
+def test_connection_errors_are_retried_a_bounded_number_of_times(upstream_mock, settings):
+    settings.LEADPING_MAX_RETRIES = 2
+    upstream_mock.get(url(FINAL), body=requests.ConnectionError("refused"))
+    with pytest.raises(leadping.UpstreamUnavailable):
+        services.lookup_event(event_id=FINAL)
+    assert len(upstream_mock.calls) == 3
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 429, 500])
+def test_client_errors_and_500_are_never_retried(upstream_mock, status):
+    upstream_mock.get(url(FINAL), status=status)
+    with pytest.raises(leadping.LeadPingError):
+        services.lookup_event(event_id=FINAL)
+    assert len(upstream_mock.calls) == 1
+
+
+def test_retries_stop_at_the_request_deadline(upstream_mock, settings, monkeypatch):
+    settings.LEADPING_REQUEST_DEADLINE = 1
+    monkeypatch.setattr(services, "_retry_pause", lambda attempt: 5.0)
+    upstream_mock.get(url(FINAL), status=503)
+    with pytest.raises(leadping.UpstreamUnavailable):
+        services.lookup_event(event_id=FINAL)
+    assert len(upstream_mock.calls) == 1
+
+
+# --- stale-if-error -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"status": 500},
+        {"body": requests.ConnectTimeout()},
+        {"status": 200, "body": "<html>proxy</html>"},
+        {"status": 429, "headers": {"Retry-After": "5"}},
+    ],
+)
+def test_the_last_good_copy_is_served_with_its_reason_when_upstream_fails(upstream_mock, failure):
+    upstream_mock.get(url(LIVE), json=body(LIVE, "InProgress"))
+    first = services.lookup_event(event_id=LIVE)
+    expire(LIVE)
+    upstream_mock.replace(responses.GET, url(LIVE), **failure)
+    snapshot = services.lookup_event(event_id=LIVE)
+    assert snapshot.stale_reason
+    assert snapshot.from_cache
+    assert snapshot.fetched_at == first.fetched_at
+    assert snapshot.detail == first.detail
+    assert upstream.read_counters()["stale_served"] == 1
+
+
+def test_a_refused_key_is_never_hidden_behind_a_stale_copy(upstream_mock):
+    upstream_mock.get(url(LIVE), json=body(LIVE, "InProgress"))
+    services.lookup_event(event_id=LIVE)
+    expire(LIVE)
+    upstream_mock.replace(responses.GET, url(LIVE), status=401)
+    with pytest.raises(leadping.NotAuthorised):
+        services.lookup_event(event_id=LIVE)
+
+
+def test_an_invalid_id_is_refused_before_the_cache_or_upstream(upstream_mock):
+    with pytest.raises(InvalidEventId):
+        services.lookup_event(event_id="../x")
+    assert len(upstream_mock.calls) == 0
