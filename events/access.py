@@ -11,6 +11,8 @@ from django.shortcuts import resolve_url
 from django.utils.http import urlencode
 
 LOOKUP_PERMISSION = "events.lookup_event"
+FULL_NUMBERS_PERMISSION = "events.view_full_phone_numbers"
+AUDIT_PERMISSION = "events.view_lookupaudit"
 
 View = Callable[..., HttpResponse]
 

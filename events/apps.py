@@ -1,4 +1,7 @@
+import logging
+
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class EventsConfig(AppConfig):
@@ -6,4 +9,8 @@ class EventsConfig(AppConfig):
     verbose_name = "LeadPing events"
 
     def ready(self) -> None:
-        from events import checks  # noqa: F401 - registers the system checks
+        from events import checks, middleware  # noqa: F401 - registers checks and signals
+
+        if settings.LOG_FORMAT == "json":
+            # Python warnings (whitenoise's, say) must be JSON lines too, not bare stderr text.
+            logging.captureWarnings(True)

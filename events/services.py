@@ -18,9 +18,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from events import leadping, upstream
+from events import leadping, metrics, request_ids, upstream
 from events.detail import EventDetail
-from events.event_ids import validate_event_id
+from events.event_ids import InvalidEventId, validate_event_id
 from events.presentation import is_final_status
 
 logger = logging.getLogger(__name__)
@@ -85,6 +85,27 @@ def lookup_event(*, event_id: str) -> EventSnapshot:
 
     Raises InvalidEventId, or a leadping.LeadPingError when there is nothing to show.
     """
+    try:
+        snapshot = _lookup(event_id)
+    except InvalidEventId:
+        metrics.count_lookup("invalid_id")
+        raise
+    except leadping.LeadPingError as error:
+        metrics.count_lookup(_lookup_outcome(error))
+        raise
+    metrics.count_lookup("stale" if snapshot.stale_reason else "found")
+    return snapshot
+
+
+def _lookup_outcome(error: leadping.LeadPingError) -> str:
+    """The /metrics outcome label of a failed lookup (BudgetExhausted is a RateLimited)."""
+    for error_class, outcome in _LOOKUP_OUTCOMES.items():
+        if isinstance(error, error_class):
+            return outcome
+    return "unavailable"
+
+
+def _lookup(event_id: str) -> EventSnapshot:
     validate_event_id(event_id)
     deadline = time.monotonic() + settings.LEADPING_REQUEST_DEADLINE
     entry = _cached(event_id)
@@ -99,6 +120,10 @@ def lookup_event(*, event_id: str) -> EventSnapshot:
         token = upstream.acquire_lock(event_id, ttl=settings.LEADPING_REQUEST_DEADLINE + 1)
         if token is not None:
             try:
+                # The previous holder may have stored its answer between our look and the lock.
+                stored = _cached(event_id)
+                if stored is not None and stored.is_fresh:
+                    return stored.snapshot()
                 return _fetch(event_id, stale=entry, deadline=deadline)
             finally:
                 upstream.release_lock(event_id, token)
@@ -162,7 +187,10 @@ def _call_with_retries(event_id: str, *, deadline: float) -> EventDetail:
         _spend_budget()
         remaining = deadline - time.monotonic()
         try:
-            detail = leadping.fetch_event_detail(event_id, within=remaining)
+            with metrics.timed_upstream_call():
+                detail = leadping.fetch_event_detail(
+                    event_id, within=remaining, headers=request_ids.upstream_headers()
+                )
         except leadping.RateLimited as error:
             upstream.count("upstream_rate_limited")
             upstream.block_upstream(error.retry_after)
@@ -190,6 +218,14 @@ _OUTCOME_COUNTERS = {
     leadping.EventNotFound: "upstream_not_found",
     leadping.NotAuthorised: "upstream_not_authorised",
     leadping.BadPayload: "upstream_bad_payload",
+}
+
+_LOOKUP_OUTCOMES: dict[type[leadping.LeadPingError], str] = {
+    leadping.EventNotFound: "not_found",
+    leadping.NotAuthorised: "not_authorised",
+    leadping.RateLimited: "rate_limited",
+    leadping.UpstreamUnavailable: "unavailable",
+    leadping.BadPayload: "bad_payload",
 }
 
 

@@ -12,13 +12,18 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
 
 from events import leadping, services, upstream
-from events.access import desk_staff_required
+from events.access import FULL_NUMBERS_PERMISSION, desk_staff_required
+from events.audit import recent_lookups, record_lookup
+from events.detail import EventDetail
 from events.event_ids import (
     InvalidEventId,
     describe_invalid_event_id,
     extract_event_id,
     is_valid_event_id,
 )
+from events.masking import mask_phone_numbers
+from events.middleware import SESSION_POLL_SECONDS
+from events.models import LookupAudit, Preferences
 from events.presentation import build_timeline, status_badge, timeline_outcome
 
 _DISPLAYED_INPUT_LENGTH = 200
@@ -42,10 +47,17 @@ def lookup(request: HttpRequest) -> HttpResponse:
         try:
             event_id = extract_event_id(query)
         except InvalidEventId as exc:
-            context = {"query": query[:_DISPLAYED_INPUT_LENGTH], "error": str(exc)}
-            return render(request, "events/lookup.html", _with_demo_events(context), status=400)
+            record_lookup(
+                request,
+                event_id=query.strip(),
+                kind=LookupAudit.Kind.SEARCH,
+                outcome=LookupAudit.Outcome.INVALID_ID,
+            )
+            context = _home_context(request, query=query[:_DISPLAYED_INPUT_LENGTH])
+            context["error"] = str(exc)
+            return render(request, "events/lookup.html", context, status=400)
         return redirect("events:detail", event_id=event_id)
-    return render(request, "events/lookup.html", _with_demo_events({"query": ""}))
+    return render(request, "events/lookup.html", _home_context(request, query=""))
 
 
 @require_safe
@@ -53,12 +65,16 @@ def lookup(request: HttpRequest) -> HttpResponse:
 def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
     """The permalink: everything LeadPing knows about one event."""
     if not is_valid_event_id(event_id):
+        _record_failure(request, event_id, LookupAudit.Kind.PAGE, "invalid_id")
         return _invalid_event_id(request, event_id)
     try:
         snapshot = services.lookup_event(event_id=event_id)
     except leadping.LeadPingError as error:
+        _record_failure(request, event_id, LookupAudit.Kind.PAGE, _error_page(error)[0])
         return _upstream_error(request, event_id, error)
-    return render(request, "events/event_detail.html", _status_context(snapshot, event_id))
+    _record_found(request, event_id, LookupAudit.Kind.PAGE, snapshot)
+    context = _status_context(request, snapshot, event_id)
+    return render(request, "events/event_detail.html", context)
 
 
 @require_safe
@@ -82,7 +98,7 @@ def event_status(request: HttpRequest, event_id: str) -> HttpResponse:
         upstream.count("polls_unchanged")
         checked = timezone.localtime().strftime("%H:%M:%S")
         return HttpResponse(status=204, headers={"X-Desk-Checked": checked})
-    context = _status_context(snapshot, event_id)
+    context = _status_context(request, snapshot, event_id)
     template = "events/event_detail.html#status-panel"
     if context["polling"]:
         return render(request, template, context)
@@ -92,15 +108,18 @@ def event_status(request: HttpRequest, event_id: str) -> HttpResponse:
 @require_safe
 @desk_staff_required
 def event_raw(request: HttpRequest, event_id: str) -> HttpResponse:
-    """The event's JSON exactly as LeadPing sent it, as a download."""
+    """The event's JSON as LeadPing sent it (numbers masked without the permission)."""
     if not is_valid_event_id(event_id):
+        _record_failure(request, event_id, LookupAudit.Kind.DOWNLOAD, "invalid_id")
         return _invalid_event_id(request, event_id)
     try:
         snapshot = services.lookup_event(event_id=event_id)
     except leadping.LeadPingError as error:
+        _record_failure(request, event_id, LookupAudit.Kind.DOWNLOAD, _error_page(error)[0])
         return _upstream_error(request, event_id, error)
+    _record_found(request, event_id, LookupAudit.Kind.DOWNLOAD, snapshot)
     return HttpResponse(
-        snapshot.detail.raw_json,
+        _visible_detail(request, snapshot).raw_json,
         content_type="application/json; charset=utf-8",
         headers={
             "Content-Disposition": content_disposition_header(
@@ -135,13 +154,30 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 
 
-def _status_context(snapshot: services.EventSnapshot, event_id: str) -> dict[str, Any]:
+def _visible_detail(request: HttpRequest, snapshot: services.EventSnapshot) -> EventDetail:
+    """The event as this user may see it: numbers masked without the permission."""
+    if request.user.has_perm(FULL_NUMBERS_PERMISSION):
+        return snapshot.detail
+    return mask_phone_numbers(snapshot.detail, region=settings.LEADPING_DEFAULT_REGION)
+
+
+def _poll_seconds(request: HttpRequest) -> int:
+    """The user's own refresh interval, else the desk's."""
+    chosen = request.session.get(SESSION_POLL_SECONDS)
+    if isinstance(chosen, int) and Preferences.MIN_POLL_SECONDS <= chosen <= 300:
+        return chosen
+    return settings.LEADPING_POLL_SECONDS
+
+
+def _status_context(
+    request: HttpRequest, snapshot: services.EventSnapshot, event_id: str
+) -> dict[str, Any]:
     """What the status panel (and the page around it) needs."""
     now = timezone.now()
-    detail = snapshot.detail
+    detail = _visible_detail(request, snapshot)
     badge = status_badge(detail.status)
     timeline = build_timeline(detail, now=now)
-    poll_seconds = settings.LEADPING_POLL_SECONDS
+    poll_seconds = _poll_seconds(request)
     if snapshot.stale_reason:
         # LeadPing is failing: ask less often until it answers again.
         poll_seconds = min(poll_seconds * 3, 60)
@@ -155,16 +191,40 @@ def _status_context(snapshot: services.EventSnapshot, event_id: str) -> dict[str
         "polling": not badge.is_final,
         "poll_seconds": poll_seconds,
         "now": now,
+        "numbers_masked": not request.user.has_perm(FULL_NUMBERS_PERMISSION),
     }
 
 
-def _with_demo_events(context: dict[str, Any]) -> dict[str, Any]:
-    """In sandbox mode the home page lists the sandbox's demo events."""
+def _home_context(request: HttpRequest, *, query: str) -> dict[str, Any]:
+    """The lookup page: recent lookups, and in sandbox mode the sandbox's demo events."""
+    context: dict[str, Any] = {
+        "query": query,
+        "my_recent": recent_lookups(request.user),
+        "team_recent": recent_lookups(),
+    }
     if settings.LEADPING_SANDBOX:
         from events.sandbox.catalogue import DEMO_EVENTS
 
         context["demo_events"] = DEMO_EVENTS
     return context
+
+
+def _record_found(
+    request: HttpRequest, event_id: str, kind: str, snapshot: services.EventSnapshot
+) -> None:
+    detail = snapshot.detail
+    record_lookup(
+        request,
+        event_id=event_id,
+        kind=kind,
+        outcome=LookupAudit.Outcome.FOUND,
+        event_type=detail.timeline_type or detail.event_type,
+        status=detail.status,
+    )
+
+
+def _record_failure(request: HttpRequest, event_id: str, kind: str, outcome: str) -> None:
+    record_lookup(request, event_id=event_id, kind=kind, outcome=outcome)
 
 
 def _invalid_event_id(request: HttpRequest, event_id: str) -> HttpResponse:

@@ -75,6 +75,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One word of `choices`, case-insensitive, returned in lower case."""
+    value = (_raw(name) or default).lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)} (got {value!r}).")
+    return value
+
+
 def env_url(name: str, default: str) -> str:
     """An absolute http(s) URL without query or fragment, returned without a trailing slash."""
     value = _raw(name) or default

@@ -1,6 +1,8 @@
 """Settings for the LeadPing Event Desk, read from environment variables (see .env.example)."""
 
+import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -9,6 +11,7 @@ from django.utils.csp import CSP
 
 from leadping_web.env import (
     env_bool,
+    env_choice,
     env_float,
     env_int,
     env_list,
@@ -53,10 +56,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "axes",
     "events",
 ]
 
 MIDDLEWARE = [
+    # First, so that every later log line (and the LeadPing call) carries the request's ID.
+    "events.request_ids.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -67,6 +73,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "events.middleware.PreferencesMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "leadping_web.urls"
@@ -84,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "events.context_processors.desk",
+                "events.request_ids.request_id",
             ],
         },
     },
@@ -96,6 +106,18 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Many threads write audit rows at once: wait for the write lock instead of failing,
+    # and let readers run beside the writer (WAL).
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # Tests use a file too: in-memory shared-cache SQLite fails concurrent writers at once
+    # ("table is locked") where a real file waits, and the audit trail is tested under threads.
+    # One file per test process, so that parallel runs never share one.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Local memory by default (one process); Redis, shared by every process and host, when set.
@@ -119,6 +141,33 @@ else:
         }
     }
 
+# Sessions: with Redis, "cached_db" reads logins from Redis and writes them through to the
+# database, so every instance sees the same login and a Redis flush, eviction or restart
+# logs nobody out (Redis here holds disposable answers and counters; it is not the place
+# for the only copy of a login). Without Redis, plain "db": a per-process local-memory copy
+# could keep a logged-out session alive in another gunicorn worker.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if REDIS_URL
+    else "django.contrib.sessions.backends.db"
+)
+
+AUTHENTICATION_BACKENDS = [
+    # First, so that a locked-out username/IP pair is refused before any password check.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling: after AXES_FAILURE_LIMIT failures for one username from one address,
+# that pair is locked out for AXES_COOLOFF_MINUTES (a team admin can unlock it in the admin).
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1, maximum=100)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1, maximum=7 * 24 * 60)
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -135,7 +184,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -154,22 +203,57 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
     "form-action": [CSP.SELF],
 }
+# HTTPS-only protections: on by default in production (DEBUG off), each switchable so that
+# benchmarks and probes can run production settings over plain HTTP on loopback (`make run`
+# turns them off for its local, loopback-only desk).
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int(
+    "DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0, maximum=2 * 31536000
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
+_proxy_ssl_header = env_list("DJANGO_SECURE_PROXY_SSL_HEADER", [])
+if _proxy_ssl_header:
+    if len(_proxy_ssl_header) != 2:
+        raise ImproperlyConfigured(
+            "DJANGO_SECURE_PROXY_SSL_HEADER must be HEADER,value such as "
+            "HTTP_X_FORWARDED_PROTO,https."
+        )
+    SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1])
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env_int(
     "DJANGO_SESSION_AGE", 60 * 60 * 12, minimum=300, maximum=60 * 60 * 24 * 30
 )
 
+# Every line carries the request's ID ("-" outside a request); credentials are redacted.
+LOG_FORMAT = env_choice("DJANGO_LOG_FORMAT", "plain", ("plain", "json"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "events.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {
+            "()": "events.logs.PlainFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
+        },
+        "json": {"()": "events.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "loggers": {"django.server": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 # --- LeadPing -----------------------------------------------------------------------------
@@ -210,3 +294,16 @@ LEADPING_BUDGET_SECONDS = env_int("LEADPING_BUDGET_SECONDS", 60, minimum=1, maxi
 LEADPING_BUDGET_BURST = env_int("LEADPING_BUDGET_BURST", 20, minimum=1, maximum=100000)
 LEADPING_BACKOFF_MAX_SECONDS = env_int("LEADPING_BACKOFF_MAX_SECONDS", 60, minimum=1, maximum=3600)
 LEADPING_DEFAULT_REGION = (env_str("LEADPING_DEFAULT_REGION", "US") or "US").upper()
+
+# How long lookup audit rows are kept (python manage.py prune_lookup_audit deletes older ones).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1, maximum=36500)
+
+# --- Operations (README, "Running in production") -----------------------------------------
+# Take X-Request-ID from the client only behind a proxy that sets (or strips) it itself.
+TRUST_REQUEST_ID_HEADER = env_bool("TRUST_REQUEST_ID_HEADER", False)
+# Bearer token for /metrics (staff logins may read it too); unset: staff logins only.
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
+if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long.")
+# Probes and scrapers talk to an instance's own port over plain HTTP, not through the proxy.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]

@@ -1,9 +1,10 @@
+import importlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 
 from events.detail import EventDetail, parse_event_detail
 
@@ -38,6 +39,10 @@ def _desk_test_settings(settings):
     settings.LEADPING_API_KEY = TEST_API_KEY
     settings.LEADPING_SANDBOX = False
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The test client speaks plain HTTP; test_security.py checks the production values.
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
 
 
 @pytest.fixture(autouse=True)
@@ -53,11 +58,45 @@ def _fresh_upstream_state():
     cache.clear()
 
 
+def role(name: str) -> Group:
+    """A role group made by the roles migration (re-made if a transactional test flushed it)."""
+    if not Group.objects.filter(name=name).exists():
+        from django.apps import apps
+
+        importlib.import_module("events.migrations.0003_roles").create_roles(apps, None)
+    return Group.objects.get(name=name)
+
+
 @pytest.fixture
 def staff_user(django_user_model):
+    """A member of the Support role."""
     user = django_user_model.objects.create_user("sam", password="not-used-in-tests")
-    user.user_permissions.add(Permission.objects.get(codename="lookup_event"))
+    user.groups.add(role("Support"))
     return user
+
+
+@pytest.fixture
+def team_admin(django_user_model):
+    user = django_user_model.objects.create_user(
+        "tess", password="not-used-in-tests", is_staff=True
+    )
+    user.groups.add(role("Team admin"))
+    return user
+
+
+@pytest.fixture
+def team_admin_client(client, team_admin):
+    client.force_login(team_admin)
+    return client
+
+
+@pytest.fixture
+def masked_client(client, django_user_model):
+    """A user who may look up events but not see full phone numbers."""
+    user = django_user_model.objects.create_user("mo", password="not-used-in-tests")
+    user.user_permissions.add(Permission.objects.get(codename="lookup_event"))
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture

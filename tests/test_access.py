@@ -3,7 +3,8 @@
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-PUBLIC = {"login", "logout", "healthz"}
+# readyz is a probe; metrics answers 401/403 itself, for scrapers (tests/test_metrics.py).
+PUBLIC = {"login", "logout", "healthz", "readyz", "metrics"}
 
 
 def _named_patterns(resolver: URLResolver, namespace: str = ""):

@@ -162,6 +162,22 @@ def test_waiting_callers_share_the_failure_instead_of_calling_again(upstream_moc
     assert all(isinstance(e, leadping.UpstreamUnavailable) for e in errors)
 
 
+def test_a_caller_that_gets_the_lock_after_another_stored_the_answer_makes_no_call(
+    upstream_mock, monkeypatch
+):
+    upstream_mock.get(url(FINAL), json=body(FINAL))
+    take_lock = upstream.acquire_lock
+
+    def lock_taken_just_after_another_caller_finished(name, *, ttl):
+        services._store(FINAL, parse_event_detail(body(FINAL), requested_id=FINAL))
+        return take_lock(name, ttl=ttl)
+
+    monkeypatch.setattr(upstream, "acquire_lock", lock_taken_just_after_another_caller_finished)
+    snapshot = services.lookup_event(event_id=FINAL)
+    assert len(upstream_mock.calls) == 0
+    assert snapshot.from_cache
+
+
 def test_a_lock_is_released_only_by_its_owner():
     token = upstream.acquire_lock("evt-x", ttl=5)
     assert token is not None

@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from leadping_web.env import env_int, env_str
 
 DEMO_USERNAME = "demo"
+GUNICORN_CONFIG = Path(__file__).resolve().parents[3] / "leadping_web" / "gunicorn.conf.py"
 
 
 class Command(BaseCommand):
@@ -113,25 +114,36 @@ class Command(BaseCommand):
     def _start_desk(self, host: str, port: int) -> subprocess.Popen[bytes]:
         if _port_taken(host, port):
             raise CommandError(f"Port {port} on {host} is taken. Set DESK_PORT to a free port.")
+        # Workers, threads, timeouts and logs come from the production config file (the
+        # same WEB_CONCURRENCY, GUNICORN_THREADS… variables); only the address is ours.
         return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "gunicorn",
-                "leadping_web.wsgi",
+                "--config",
+                str(GUNICORN_CONFIG),
                 "--bind",
                 f"{_url_host(host)}:{port}",
-                "--workers",
-                os.environ.get("WEB_CONCURRENCY", "1"),
-                "--threads",
-                os.environ.get("GUNICORN_THREADS", "16"),
-                "--timeout",
-                "60",
-                "--access-logfile",
-                "-",
+                "leadping_web.wsgi",
             ],
             cwd=settings.BASE_DIR,
+            env=_plain_http_environment(),
         )
+
+
+# This command serves plain HTTP (a TLS proxy in front is the production setup, see README):
+# the HTTPS-only protections would redirect every request to an https:// nobody answers.
+_PLAIN_HTTP_DEFAULTS = {
+    "DJANGO_SECURE_SSL_REDIRECT": "false",
+    "DJANGO_SECURE_COOKIES": "false",
+    "DJANGO_HSTS_SECONDS": "0",
+}
+
+
+def _plain_http_environment() -> dict[str, str]:
+    """The environment for gunicorn: HTTPS-only protections off unless set explicitly."""
+    return {**_PLAIN_HTTP_DEFAULTS, **os.environ}
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:

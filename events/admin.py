@@ -1,0 +1,101 @@
+"""Team administration in Django's admin, within what a Team admin may do.
+
+A Team admin (not a superuser) creates, deactivates and re-roles staff and resets their
+passwords; they never see or edit superusers and cannot grant superuser or raw
+permissions. Staff status follows the role: Team admins get the admin, Support does not.
+"""
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group, User
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from events.models import LookupAudit
+
+ROLE_NAMES = ("Support", "Team admin")
+TEAM_ADMIN = "Team admin"
+
+
+@admin.register(LookupAudit)
+class LookupAuditAdmin(admin.ModelAdmin):
+    """Read-only: the trail is append-only, even here."""
+
+    list_display = ("at", "username", "event_id", "kind", "outcome", "status", "client_ip")
+    list_filter = ("outcome", "kind", ("at", admin.DateFieldListFilter))
+    search_fields = ("event_id", "username")
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class StaffAdmin(UserAdmin):
+    list_display = ("username", "first_name", "last_name", "is_active", "roles", "last_login")
+    list_filter = ("is_active", "groups", "is_superuser")
+
+    @admin.display(description="Roles")
+    def roles(self, user: User) -> str:
+        names = [group.name for group in user.groups.all()]
+        return ", ".join(names) or ("Superuser" if user.is_superuser else "—")
+
+    def get_list_filter(self, request: HttpRequest) -> tuple[str, ...]:
+        if request.user.is_superuser:
+            return self.list_filter
+        return ("is_active", "groups")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        users = super().get_queryset(request).prefetch_related("groups")
+        if request.user.is_superuser:
+            return users
+        return users.filter(is_superuser=False)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser or obj is None:
+            return fieldsets
+        return (
+            (None, {"fields": ("username", "password")}),
+            ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+            ("Access", {"fields": ("is_active", "groups")}),
+            ("Important dates", {"fields": ("last_login", "date_joined")}),
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if request.user.is_superuser:
+            return ()
+        return ("last_login", "date_joined", "is_superuser", "is_staff", "user_permissions")
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "groups" and not request.user.is_superuser:
+            kwargs["queryset"] = Group.objects.filter(name__in=ROLE_NAMES)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        if not request.user.is_superuser:
+            # Whatever was posted, a Team admin never makes a superuser or grants raw rights.
+            obj.is_superuser = False
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        user = form.instance
+        if not request.user.is_superuser:
+            user.user_permissions.clear()
+            user.groups.remove(*user.groups.exclude(name__in=ROLE_NAMES))
+        is_team_admin = user.groups.filter(name=TEAM_ADMIN).exists()
+        if not user.is_superuser and user.is_staff != is_team_admin:
+            user.is_staff = is_team_admin
+            user.save(update_fields=["is_staff"])

@@ -1,0 +1,90 @@
+"""The lookup audit trail: one row per lookup, written in one INSERT, read by team admins."""
+
+import ipaddress
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest
+
+from events.models import LookupAudit
+
+_MAX_EVENT_ID = 200
+_MAX_USER_AGENT = 300
+RECENT_LIMIT = 10
+
+
+def record_lookup(
+    request: HttpRequest,
+    *,
+    event_id: str,
+    kind: str,
+    outcome: str,
+    event_type: str | None = None,
+    status: str | None = None,
+) -> LookupAudit:
+    """Append one audit row for a lookup made by `request.user`."""
+    user = request.user if request.user.is_authenticated else None
+    return LookupAudit.objects.create(
+        user=user,
+        username=user.get_username() if user else "",
+        event_id=event_id[:_MAX_EVENT_ID],
+        kind=kind,
+        outcome=outcome,
+        event_type=(event_type or "")[:200],
+        status=(status or "")[:100],
+        client_ip=_client_ip(request),
+        user_agent=request.headers.get("User-Agent", "")[:_MAX_USER_AGENT],
+    )
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    """The peer address as the WSGI server saw it (a TLS proxy's, behind one)."""
+    address = request.META.get("REMOTE_ADDR", "")
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
+def recent_lookups(user: AbstractBaseUser | None = None) -> list[LookupAudit]:
+    """The last RECENT_LIMIT distinct events found, by `user` or (None) by the whole team."""
+    rows = LookupAudit.objects.filter(outcome=LookupAudit.Outcome.FOUND).select_related(None)
+    if user is not None:
+        rows = rows.filter(user=user)
+    return _distinct_events(rows.order_by("-at", "-id")[: RECENT_LIMIT * 5])
+
+
+def _distinct_events(rows: Iterable[LookupAudit]) -> list[LookupAudit]:
+    seen: set[str] = set()
+    recent: list[LookupAudit] = []
+    for row in rows:
+        if row.event_id not in seen:
+            seen.add(row.event_id)
+            recent.append(row)
+        if len(recent) == RECENT_LIMIT:
+            break
+    return recent
+
+
+def filtered_audit(
+    *,
+    username: str = "",
+    event_id: str = "",
+    outcome: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+):
+    """Audit rows matching the team admin's filters, newest first."""
+    rows = LookupAudit.objects.all()
+    if username:
+        rows = rows.filter(username__iexact=username)
+    if event_id:
+        rows = rows.filter(event_id__icontains=event_id)
+    if outcome:
+        rows = rows.filter(outcome=outcome)
+    if since is not None:
+        rows = rows.filter(at__gte=since)
+    if until is not None:
+        rows = rows.filter(at__lt=until)
+    return rows.order_by("-at", "-id")

@@ -1,0 +1,61 @@
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.utils import timezone
+
+from events.models import LookupAudit, Preferences
+
+
+class AuditFilterForm(forms.Form):
+    """The team admin's filters over the audit trail; every field is optional."""
+
+    user = forms.CharField(required=False, max_length=150, label="User")
+    event_id = forms.CharField(required=False, max_length=200, label="Event ID contains")
+    outcome = forms.ChoiceField(
+        required=False, choices=[("", "Any outcome"), *LookupAudit.Outcome.choices]
+    )
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
+    until = forms.DateField(
+        required=False, label="To (inclusive)", widget=forms.DateInput({"type": "date"})
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            raise forms.ValidationError("The start date is after the end date.")
+        return data
+
+    def filters(self) -> dict:
+        """Keyword arguments for events.audit.filtered_audit (dates as day bounds)."""
+        data = self.cleaned_data
+        return {
+            "username": data.get("user", "").strip(),
+            "event_id": data.get("event_id", "").strip(),
+            "outcome": data.get("outcome", ""),
+            "since": _day_start(data.get("since")),
+            "until": _day_start(data["until"] + timedelta(days=1)) if data.get("until") else None,
+        }
+
+
+def _day_start(day) -> datetime | None:
+    if day is None:
+        return None
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+class PreferencesForm(forms.ModelForm):
+    class Meta:
+        model = Preferences
+        fields = ["time_zone", "poll_seconds"]
+        labels = {
+            "time_zone": "Show times in",
+            "poll_seconds": "Refresh live events every (seconds)",
+        }
+        help_texts = {
+            "time_zone": "Leave empty to use the desk's time zone.",
+            "poll_seconds": (
+                f"Between {Preferences.MIN_POLL_SECONDS} and {Preferences.MAX_POLL_SECONDS}; "
+                "empty uses the desk's default."
+            ),
+        }

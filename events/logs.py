@@ -1,0 +1,80 @@
+"""Log records with the request ID, as plain lines or JSON lines, with credentials blanked.
+
+settings.LOGGING attaches `RequestIdFilter` to the console handler and picks
+`PlainFormatter` or `JsonFormatter` (DJANGO_LOG_FORMAT=json). Both formatters replace the
+LeadPing API key, the metrics token and any `Bearer …` credential with `[redacted]`, in the
+message and in tracebacks alike: no code path may put the key in a log, and this makes sure.
+"""
+
+import json
+import logging
+import re
+from datetime import UTC, datetime
+
+from django.conf import settings
+
+from events.request_ids import current_request_id
+
+REDACTED = "[redacted]"
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[\x21-\x7e]+")
+_NO_REQUEST = "-"
+# Shorter "secrets" (only ever seen in tests) would blank ordinary words.
+_MIN_SECRET_LENGTH = 8
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to every record: the current request's ID, or "-" outside one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        _add_request_id(record)
+        return True
+
+
+def _add_request_id(record: logging.LogRecord) -> None:
+    if not hasattr(record, "request_id"):
+        record.request_id = current_request_id() or _NO_REQUEST
+
+
+def redact(text: str) -> str:
+    """`text` with configured credentials and Bearer tokens replaced by [redacted]."""
+    text = _BEARER.sub(rf"\g<1>{REDACTED}", text)
+    for secret in _secrets():
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _secrets() -> list[str]:
+    if not settings.configured:
+        return []
+    candidates = (
+        getattr(settings, "LEADPING_API_KEY", None),
+        getattr(settings, "METRICS_TOKEN", None),
+    )
+    return [value for value in candidates if value and len(value) >= _MIN_SECRET_LENGTH]
+
+
+class PlainFormatter(logging.Formatter):
+    """One line per record (plus any traceback), credentials redacted."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        _add_request_id(record)
+        return redact(super().format(record))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, request_id, message, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        _add_request_id(record)
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": record.request_id,
+            "message": redact(record.getMessage()),
+        }
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        if record.stack_info:
+            entry["stack"] = redact(self.formatStack(record.stack_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)

@@ -1,0 +1,46 @@
+"""Per-user preferences applied to every request, read from the session (no query)."""
+
+import zoneinfo
+from collections.abc import Callable
+
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+SESSION_TIME_ZONE = "desk_time_zone"
+SESSION_POLL_SECONDS = "desk_poll_seconds"
+
+
+class PreferencesMiddleware:
+    """Shows times in the user's own zone when they chose one."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        name = request.session.get(SESSION_TIME_ZONE) if hasattr(request, "session") else None
+        if name:
+            try:
+                timezone.activate(zoneinfo.ZoneInfo(name))
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                timezone.deactivate()
+        else:
+            timezone.deactivate()
+        return self.get_response(request)
+
+
+def remember_preferences(request: HttpRequest, preferences: object | None) -> None:
+    """Copy a user's preferences into their session, where the middleware reads them."""
+    time_zone = getattr(preferences, "time_zone", "") or ""
+    poll_seconds = getattr(preferences, "poll_seconds", None)
+    request.session[SESSION_TIME_ZONE] = time_zone
+    request.session[SESSION_POLL_SECONDS] = poll_seconds
+
+
+@receiver(user_logged_in)
+def _load_preferences_at_login(sender: object, request: HttpRequest, user: object, **_: object):
+    from events.models import Preferences
+
+    if request is not None and hasattr(request, "session"):
+        remember_preferences(request, Preferences.objects.filter(user=user).first())

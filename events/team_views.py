@@ -1,0 +1,112 @@
+"""Screens for the team: the lookup audit trail (team admins) and each user's preferences."""
+
+import csv
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_safe
+
+from events.access import AUDIT_PERMISSION, desk_staff_required
+from events.audit import filtered_audit
+from events.forms import AuditFilterForm, PreferencesForm
+from events.middleware import remember_preferences
+from events.models import LookupAudit, Preferences
+
+_PAGE_SIZE = 50
+_CSV_COLUMNS = [
+    "at",
+    "username",
+    "event_id",
+    "kind",
+    "outcome",
+    "event_type",
+    "status",
+    "client_ip",
+    "user_agent",
+]
+
+
+@require_safe
+@desk_staff_required
+@permission_required(AUDIT_PERMISSION, raise_exception=True)
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """Who looked at what: the audit trail with filters, 50 rows a page."""
+    form = AuditFilterForm(request.GET or None)
+    rows = LookupAudit.objects.none()
+    if form.is_bound and form.is_valid():
+        rows = filtered_audit(**form.filters())
+    elif not form.is_bound:
+        rows = filtered_audit()
+    page = Paginator(rows, _PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "retention_days": settings.AUDIT_RETENTION_DAYS,
+    }
+    return render(request, "events/audit_log.html", context, status=200 if not form.errors else 400)
+
+
+@require_safe
+@desk_staff_required
+@permission_required(AUDIT_PERMISSION, raise_exception=True)
+def audit_export(request: HttpRequest) -> HttpResponse:
+    """The filtered audit trail as CSV, streamed."""
+    form = AuditFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return HttpResponse(
+            "Invalid filters.", status=400, content_type="text/plain; charset=utf-8"
+        )
+    rows = filtered_audit(**form.filters()) if form.is_bound else filtered_audit()
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    return StreamingHttpResponse(
+        _csv_lines(rows.iterator(chunk_size=1000)),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="lookup-audit-{stamp}.csv"'},
+    )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_lines(rows: Iterator[LookupAudit]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(_CSV_COLUMNS)
+    for row in rows:
+        yield writer.writerow(
+            [_csv_safe(str(getattr(row, column) or "")) for column in _CSV_COLUMNS]
+        )
+
+
+def _csv_safe(value: str) -> str:
+    """Defuse spreadsheet formulas: a cell starting with = + - @ or a control is quoted."""
+    if value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value
+
+
+@require_http_methods(["GET", "POST"])
+@desk_staff_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    """The user's own time zone and refresh interval."""
+    current = Preferences.objects.filter(user=request.user).first() or Preferences(
+        user=request.user
+    )
+    form = PreferencesForm(request.POST or None, instance=current)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save()
+        remember_preferences(request, saved)
+        messages.success(request, "Preferences saved.")
+        return redirect("events:preferences")
+    context = {"form": form, "default_time_zone": settings.TIME_ZONE}
+    return render(request, "events/preferences.html", context, status=400 if form.errors else 200)

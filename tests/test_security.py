@@ -1,0 +1,223 @@
+"""Hardening: CSP, login throttling, production settings, and the API key staying secret."""
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import responses
+from axes.models import AccessAttempt
+from django.test import RequestFactory
+from django.urls import reverse
+from django.utils import timezone
+from django.views.debug import ExceptionReporter
+
+from events import leadping
+from events.services import EventSnapshot
+from tests.conftest import TEST_API_BASE, TEST_API_KEY, event_from, payload
+
+ROOT = Path(__file__).resolve().parent.parent
+SMS_ID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+
+
+def settings_of(env: dict[str, str], *names: str) -> dict:
+    """Settings as a fresh process reads them from `env`."""
+    code = (
+        "import json, django; from django.conf import settings; django.setup(); "
+        f"print(json.dumps({{n: getattr(settings, n) for n in {list(names)!r}}}, default=str))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**_base_env(), **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _base_env() -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "LEADPING_"))}
+    return {**keep, "DJANGO_SETTINGS_MODULE": "leadping_web.settings"}
+
+
+# --- content security policy --------------------------------------------------------------
+
+
+@pytest.fixture
+def live_page(staff_client):
+    with mock.patch("events.services.lookup_event") as lookup:
+        lookup.return_value = EventSnapshot(
+            detail=event_from("sms_delivered.json", status="InProgress"),
+            fetched_at=timezone.now(),
+        )
+        yield staff_client.get(reverse("events:detail", args=[SMS_ID]))
+
+
+def test_pages_carry_a_strict_content_security_policy(live_page):
+    policy = live_page["Content-Security-Policy"]
+    assert "script-src 'self' 'nonce-" in policy
+    assert "unsafe-inline" not in policy
+    assert "unsafe-eval" not in policy
+    assert "object-src 'none'" in policy
+    assert "frame-ancestors 'none'" in policy
+
+
+def test_every_script_loads_by_nonce_and_nothing_is_inline(live_page):
+    html = live_page.content.decode()
+    nonce = re.search(r"'nonce-([^']+)'", live_page["Content-Security-Policy"]).group(1)
+    scripts = re.findall(r"<script\b[^>]*>", html)
+    assert scripts
+    assert all(f'nonce="{nonce}"' in tag and "src=" in tag for tag in scripts)
+    assert not re.search(r"\sstyle=", html)
+    assert not re.search(r"\shx-on", html)
+    assert "js:" not in re.sub(r"<script[^>]*src=[^>]*>", "", html).split("</head>")[1]
+
+
+def test_htmx_is_told_never_to_eval_or_inject_styles(live_page):
+    config = re.search(r"<meta name=\"htmx-config\" content='([^']+)'>", live_page.content.decode())
+    settings = json.loads(config.group(1))
+    assert settings["allowEval"] is False
+    assert settings["includeIndicatorStyles"] is False
+
+
+# --- login throttling ---------------------------------------------------------------------
+
+
+def _login(client, password: str):
+    return client.post(
+        reverse("login"), {"username": "sam", "password": password}, REMOTE_ADDR="10.9.8.7"
+    )
+
+
+def test_repeated_failed_logins_lock_the_account_out_with_a_clear_message(
+    client, staff_user, settings
+):
+    staff_user.set_password("the-right-password-1")
+    staff_user.save()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert _login(client, "wrong").status_code == 200
+    assert _login(client, "wrong").status_code == 429
+    response = _login(client, "the-right-password-1")
+    assert response.status_code == 429
+    assert b"Too many failed logins" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_team_admin_can_unlock_a_locked_out_account(client, staff_user, settings, admin_client):
+    staff_user.set_password("the-right-password-1")
+    staff_user.save()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _login(client, "wrong")
+    attempt = AccessAttempt.objects.get()
+    response = admin_client.post(f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert _login(client, "the-right-password-1").status_code == 302
+
+
+# --- production settings ------------------------------------------------------------------
+
+PRODUCTION = {
+    "DJANGO_DEBUG": "false",
+    "DJANGO_SECRET_KEY": "x" * 20 + "-production-secret-key-0123456789",
+}
+
+
+def test_production_turns_the_https_protections_on_by_default():
+    values = settings_of(
+        PRODUCTION,
+        "SECURE_SSL_REDIRECT",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SESSION_COOKIE_HTTPONLY",
+        "SECURE_HSTS_SECONDS",
+    )
+    assert values == {
+        "SECURE_SSL_REDIRECT": True,
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SECURE_HSTS_SECONDS": 31536000,
+    }
+
+
+def test_each_https_protection_can_be_switched_off_for_loopback_runs():
+    values = settings_of(
+        {
+            **PRODUCTION,
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "DJANGO_SECURE_COOKIES": "false",
+            "DJANGO_HSTS_SECONDS": "0",
+            "DJANGO_SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
+        },
+        "SECURE_SSL_REDIRECT",
+        "SESSION_COOKIE_SECURE",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_PROXY_SSL_HEADER",
+    )
+    assert values == {
+        "SECURE_SSL_REDIRECT": False,
+        "SESSION_COOKIE_SECURE": False,
+        "SECURE_HSTS_SECONDS": 0,
+        "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],
+    }
+
+
+def test_session_expiry_is_configurable():
+    assert settings_of({"DJANGO_SESSION_AGE": "900"}, "SESSION_COOKIE_AGE") == {
+        "SESSION_COOKIE_AGE": 900
+    }
+
+
+def test_check_deploy_reports_no_issues_in_production():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**_base_env(), **PRODUCTION},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+# --- the API key stays on the server ------------------------------------------------------
+
+
+def test_the_api_key_never_reaches_a_page_a_fragment_or_a_log(staff_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    pages = []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
+        upstream.get(f"{TEST_API_BASE}/events/{SMS_ID}/detail", json=payload("sms_delivered.json"))
+        upstream.get(f"{TEST_API_BASE}/events/evt-401/detail", status=401)
+        upstream.get(f"{TEST_API_BASE}/events/evt-500/detail", status=500, body=TEST_API_KEY)
+        pages.append(staff_client.get(reverse("events:detail", args=[SMS_ID])))
+        pages.append(
+            staff_client.get(
+                reverse("events:status", args=[SMS_ID]), headers={"HX-Request": "true"}
+            )
+        )
+        pages.append(staff_client.get(reverse("events:raw", args=[SMS_ID])))
+        pages.append(staff_client.get(reverse("events:detail", args=["evt-401"])))
+        pages.append(staff_client.get(reverse("events:detail", args=["evt-500"])))
+        pages.append(staff_client.get(reverse("events:desk_status")))
+    for response in pages:
+        assert TEST_API_KEY.encode() not in response.content
+        assert all(TEST_API_KEY not in value for value in response.headers.values())
+    assert TEST_API_KEY not in caplog.text
+
+
+def test_the_api_key_is_hidden_in_error_reports():
+    request = RequestFactory().get("/")
+    try:
+        raise leadping.UpstreamUnavailable()
+    except leadping.UpstreamUnavailable:
+        report = ExceptionReporter(request, *sys.exc_info()).get_traceback_text()
+    assert TEST_API_KEY not in report

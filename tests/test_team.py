@@ -1,0 +1,407 @@
+"""Roles, masking, the audit trail, recent lookups and preferences (the team-admin issue)."""
+
+import csv
+import io
+import threading
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from events import leadping
+from events.models import AppendOnlyError, LookupAudit, Preferences
+from events.services import EventSnapshot
+from tests.conftest import event_from, role
+
+pytestmark = pytest.mark.django_db
+
+SMS_ID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+
+
+def snapshot(name: str = "sms_delivered.json", **changes) -> EventSnapshot:
+    return EventSnapshot(detail=event_from(name, **changes), fetched_at=timezone.now())
+
+
+@pytest.fixture
+def lookup_event():
+    with mock.patch("events.services.lookup_event") as patched:
+        patched.return_value = snapshot(summary="Call me back on +1 415 555 0199 please")
+        yield patched
+
+
+# --- roles --------------------------------------------------------------------------------
+
+
+def test_the_roles_exist_with_their_permissions():
+    support = {p.codename for p in role("Support").permissions.all()}
+    admins = {p.codename for p in role("Team admin").permissions.all()}
+    assert support == {"lookup_event", "view_full_phone_numbers"}
+    assert {"lookup_event", "view_full_phone_numbers", "view_lookupaudit", "add_user"} <= admins
+    assert "delete_user" not in admins
+
+
+# --- masked phone numbers -----------------------------------------------------------------
+
+
+def test_support_sees_full_numbers(staff_client, lookup_event):
+    html = staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    assert "+1 415-555-0132" in html
+    assert "+1 415 555 0199" in html
+
+
+def test_without_the_permission_numbers_show_only_their_last_four_digits(
+    masked_client, lookup_event
+):
+    html = masked_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    assert "•••0132" in html
+    assert "•••0958" in html
+    assert "•••0199" in html
+    for secret in ["4155550132", "415-555-0132", "+14155550132", "7946 0958", "555 0199"]:
+        assert secret not in html, secret
+    assert 'href="tel:' not in html
+
+
+def test_masking_also_covers_the_fragment_and_the_download(masked_client, lookup_event):
+    lookup_event.return_value = snapshot(status="InProgress")
+    fragment = masked_client.get(
+        reverse("events:status", args=[SMS_ID]), headers={"HX-Request": "true"}
+    )
+    download = masked_client.get(reverse("events:raw", args=[SMS_ID]))
+    for response in (fragment, download):
+        assert b"4155550132" not in response.content
+        assert b"442079460958" not in response.content
+    assert "•••0132" in download.content.decode()
+
+
+# --- audit trail --------------------------------------------------------------------------
+
+
+def test_a_permalink_view_is_recorded_with_what_was_found(staff_client, lookup_event, staff_user):
+    staff_client.get(
+        reverse("events:detail", args=[SMS_ID]),
+        headers={"User-Agent": "Mozilla/5.0 test"},
+        REMOTE_ADDR="10.1.2.3",
+    )
+    row = LookupAudit.objects.get()
+    assert row.user == staff_user
+    assert row.username == "sam"
+    assert row.event_id == SMS_ID
+    assert row.kind == LookupAudit.Kind.PAGE
+    assert row.outcome == LookupAudit.Outcome.FOUND
+    assert row.event_type == "Sms"
+    assert row.status == "Completed"
+    assert row.client_ip == "10.1.2.3"
+    assert row.user_agent == "Mozilla/5.0 test"
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (leadping.EventNotFound(), "not_found"),
+        (leadping.UpstreamUnavailable(), "unavailable"),
+        (leadping.RateLimited(retry_after=3), "rate_limited"),
+        (leadping.BadPayload(), "bad_payload"),
+        (leadping.NotAuthorised(), "not_authorised"),
+    ],
+)
+def test_failed_lookups_are_recorded_with_their_error_kind(
+    staff_client, lookup_event, error, outcome
+):
+    lookup_event.side_effect = error
+    staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    assert LookupAudit.objects.get().outcome == outcome
+
+
+def test_invalid_ids_and_searches_are_recorded(staff_client, lookup_event):
+    staff_client.get(reverse("events:detail", args=["a@b"]))
+    staff_client.get(reverse("events:lookup"), {"q": "no id in here"})
+    rows = {(row.kind, row.outcome, row.event_id) for row in LookupAudit.objects.all()}
+    assert rows == {("page", "invalid_id", "a@b"), ("search", "invalid_id", "no id in here")}
+
+
+def test_downloads_are_recorded_and_polls_are_not(staff_client, lookup_event):
+    staff_client.get(reverse("events:raw", args=[SMS_ID]))
+    staff_client.get(reverse("events:status", args=[SMS_ID]), headers={"HX-Request": "true"})
+    assert list(LookupAudit.objects.values_list("kind", flat=True)) == ["download"]
+
+
+def test_audit_rows_cannot_be_changed_or_deleted(staff_user):
+    row = LookupAudit.objects.create(
+        user=staff_user, username="sam", event_id="e1", kind="page", outcome="found"
+    )
+    row.outcome = "not_found"
+    with pytest.raises(AppendOnlyError):
+        row.save()
+    with pytest.raises(AppendOnlyError):
+        row.delete()
+    with pytest.raises(AppendOnlyError):
+        LookupAudit.objects.all().delete()
+    with pytest.raises(AppendOnlyError):
+        LookupAudit.objects.update(outcome="x")
+    assert LookupAudit.objects.get().outcome == "found"
+
+
+def test_the_admin_offers_no_way_to_edit_the_audit_trail(admin_client, staff_user):
+    row = LookupAudit.objects.create(username="sam", event_id="e1", kind="page", outcome="found")
+    assert admin_client.get("/admin/events/lookupaudit/").status_code == 200
+    assert admin_client.get("/admin/events/lookupaudit/add/").status_code == 403
+    assert admin_client.post(f"/admin/events/lookupaudit/{row.pk}/delete/").status_code == 403
+    assert LookupAudit.objects.count() == 1
+
+
+def test_the_prune_command_deletes_only_rows_past_retention():
+    old = LookupAudit.objects.create(
+        username="a",
+        event_id="old",
+        kind="page",
+        outcome="found",
+        at=timezone.now() - timedelta(days=400),
+    )
+    LookupAudit.objects.create(username="a", event_id="new", kind="page", outcome="found")
+    call_command("prune_lookup_audit", days=365, stdout=io.StringIO())
+    assert list(LookupAudit.objects.values_list("event_id", flat=True)) == ["new"]
+    assert not LookupAudit.objects.filter(pk=old.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_lookups_lose_no_audit_rows(staff_user, lookup_event):
+    clients = []
+    for _ in range(8):
+        client = Client()
+        client.force_login(staff_user)
+        clients.append(client)
+    statuses = []
+
+    def view(client):
+        for _ in range(5):
+            statuses.append(client.get(reverse("events:detail", args=[SMS_ID])).status_code)
+
+    threads = [threading.Thread(target=view, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 40
+    assert LookupAudit.objects.filter(kind="page").count() == 40
+
+
+# --- browsing the audit trail -------------------------------------------------------------
+
+
+@pytest.fixture
+def audit_rows(staff_user, team_admin):
+    now = timezone.now()
+    rows = [
+        ("sam", "evt-aaa", "found", now - timedelta(days=3)),
+        ("sam", "evt-bbb", "not_found", now - timedelta(days=1)),
+        ("tess", "evt-aaa", "found", now),
+        ("tess", "=HYPERLINK(1)", "invalid_id", now),
+    ]
+    for username, event_id, outcome, at in rows:
+        LookupAudit.objects.create(
+            username=username, event_id=event_id, kind="page", outcome=outcome, at=at
+        )
+
+
+def test_team_admins_browse_the_audit_trail_with_filters(team_admin_client, audit_rows):
+    response = team_admin_client.get(reverse("events:audit"))
+    assert response.status_code == 200
+    assert len(response.context["page"]) == 4
+    response = team_admin_client.get(reverse("events:audit"), {"user": "SAM"})
+    assert {r.event_id for r in response.context["page"]} == {"evt-aaa", "evt-bbb"}
+    response = team_admin_client.get(reverse("events:audit"), {"event_id": "aaa"})
+    assert len(response.context["page"]) == 2
+    response = team_admin_client.get(reverse("events:audit"), {"outcome": "not_found"})
+    assert [r.event_id for r in response.context["page"]] == ["evt-bbb"]
+    today = timezone.localdate()
+    response = team_admin_client.get(
+        reverse("events:audit"),
+        {"since": (today - timedelta(days=2)).isoformat(), "until": today.isoformat()},
+    )
+    assert len(response.context["page"]) == 3
+
+
+def test_bad_audit_filters_get_a_message_not_a_500(team_admin_client, audit_rows):
+    response = team_admin_client.get(
+        reverse("events:audit"), {"since": "2026-12-31", "until": "2026-01-01"}
+    )
+    assert response.status_code == 400
+    response = team_admin_client.get(reverse("events:audit"), {"since": "yesterday"})
+    assert response.status_code == 400
+
+
+def test_the_audit_exports_as_csv_with_formulas_defused(team_admin_client, audit_rows):
+    response = team_admin_client.get(reverse("events:audit_export"), {"user": "tess"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:3] == ["at", "username", "event_id"]
+    assert {row[2] for row in rows[1:]} == {"evt-aaa", "'=HYPERLINK(1)"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/audit/",
+        "/audit/export.csv",
+        "/admin/",
+        "/admin/auth/user/",
+        "/admin/events/lookupaudit/",
+        "/admin/axes/accessattempt/",
+    ],
+)
+def test_support_users_are_refused_every_admin_and_audit_url(staff_client, url):
+    response = staff_client.get(url)
+    assert response.status_code in (302, 403)
+    if response.status_code == 302:
+        assert response["Location"].startswith("/admin/login/")
+
+
+# --- recent lookups -----------------------------------------------------------------------
+
+
+def test_the_home_page_shows_my_and_the_teams_recent_lookups(staff_client, staff_user):
+    for number in range(12):
+        LookupAudit.objects.create(
+            user=staff_user,
+            username="sam",
+            event_id=f"evt-{number}",
+            kind="page",
+            outcome="found",
+            event_type="Sms",
+            status="Completed",
+        )
+    LookupAudit.objects.create(
+        username="tess", event_id="evt-team", kind="page", outcome="found", status="Failed"
+    )
+    LookupAudit.objects.create(
+        user=staff_user, username="sam", event_id="evt-missing", kind="page", outcome="not_found"
+    )
+    response = staff_client.get(reverse("events:lookup"))
+    mine = [row.event_id for row in response.context["my_recent"]]
+    team = [row.event_id for row in response.context["team_recent"]]
+    assert mine == [f"evt-{n}" for n in range(11, 1, -1)]
+    assert team[0] == "evt-team"
+    assert len(team) == 10
+    html = response.content.decode()
+    assert "Your recent lookups" in html
+    assert reverse("events:detail", args=["evt-team"]) in html
+
+
+# --- team administration ------------------------------------------------------------------
+
+
+@pytest.fixture
+def superuser(django_user_model):
+    return django_user_model.objects.create_superuser("root", password="not-used")
+
+
+def test_a_team_admin_creates_staff_with_a_role(team_admin_client):
+    response = team_admin_client.post(
+        "/admin/auth/user/add/",
+        {
+            "username": "newbie",
+            "password1": "a-long-Passphrase-42",
+            "password2": "a-long-Passphrase-42",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302
+    user = User.objects.get(username="newbie")
+    support = role("Support")
+    response = team_admin_client.post(
+        f"/admin/auth/user/{user.pk}/change/",
+        {
+            "username": "newbie",
+            "is_active": "on",
+            "groups": [support.pk],
+            "is_superuser": "on",
+            "is_staff": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 302, response.content
+    user.refresh_from_db()
+    assert list(user.groups.values_list("name", flat=True)) == ["Support"]
+    assert not user.is_superuser
+    assert not user.is_staff
+
+
+def test_a_team_admin_cannot_see_or_edit_superusers(team_admin_client, superuser):
+    changelist = team_admin_client.get("/admin/auth/user/")
+    assert b"root" not in changelist.content
+    assert team_admin_client.get(f"/admin/auth/user/{superuser.pk}/change/").status_code == 302
+    response = team_admin_client.get(f"/admin/auth/user/{superuser.pk}/password/")
+    assert response.status_code in (302, 404)
+
+
+def test_a_team_admin_cannot_grant_themselves_superuser(team_admin_client, team_admin):
+    team_admin_client.post(
+        f"/admin/auth/user/{team_admin.pk}/change/",
+        {
+            "username": "tess",
+            "is_active": "on",
+            "is_superuser": "on",
+            "groups": [role("Team admin").pk],
+        },
+    )
+    team_admin.refresh_from_db()
+    assert not team_admin.is_superuser
+
+
+def test_a_team_admin_resets_a_staff_password(team_admin_client, staff_user):
+    response = team_admin_client.post(
+        f"/admin/auth/user/{staff_user.pk}/password/",
+        {"password1": "Another-long-pass-77", "password2": "Another-long-pass-77"},
+    )
+    assert response.status_code == 302
+    staff_user.refresh_from_db()
+    assert staff_user.check_password("Another-long-pass-77")
+
+
+def test_the_team_admin_role_gives_the_admin_site(team_admin_client, staff_user):
+    team_admin = role("Team admin")
+    team_admin_client.post(
+        f"/admin/auth/user/{staff_user.pk}/change/",
+        {"username": "sam", "is_active": "on", "groups": [team_admin.pk]},
+    )
+    staff_user.refresh_from_db()
+    assert staff_user.is_staff
+
+
+# --- preferences --------------------------------------------------------------------------
+
+
+def test_preferences_set_the_time_zone_of_every_time_shown(staff_client, lookup_event, staff_user):
+    response = staff_client.post(
+        reverse("events:preferences"), {"time_zone": "Asia/Tokyo", "poll_seconds": "9"}
+    )
+    assert response.status_code == 302
+    assert Preferences.objects.get(user=staff_user).time_zone == "Asia/Tokyo"
+    lookup_event.return_value = snapshot(status="InProgress")
+    html = staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    assert "Thu 26 Nov 2026, 23:02:19 JST" in html
+    assert 'hx-trigger="every 9s"' in html
+
+
+def test_preferences_come_back_at_the_next_login(client, staff_user):
+    Preferences.objects.create(user=staff_user, time_zone="Europe/Paris", poll_seconds=4)
+    client.force_login(staff_user)
+    assert client.session["desk_time_zone"] == "Europe/Paris"
+    assert client.session["desk_poll_seconds"] == 4
+
+
+@pytest.mark.parametrize(
+    "data", [{"poll_seconds": "1"}, {"poll_seconds": "301"}, {"time_zone": "Mars/Base"}]
+)
+def test_preferences_out_of_bounds_are_refused_with_a_message(staff_client, data):
+    response = staff_client.post(reverse("events:preferences"), data)
+    assert response.status_code == 400
+    assert b'role="alert"' in response.content
