@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -70,3 +72,14 @@ def test_settings_fail_at_start_up_on_a_malformed_value(tmp_path):
     )
     assert result.returncode != 0
     assert "LEADPING_POLL_SECONDS must be a whole number" in result.stderr
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    read = set(
+        re.findall(r'env_\w+\(\s*"([A-Z_]+)"', (root / "leadping_web" / "settings.py").read_text())
+    )
+    listed = set(re.findall(r"^([A-Z_]+)=", (root / ".env.example").read_text(), re.MULTILINE))
+    assert read - listed == set()
