@@ -143,4 +143,26 @@
       poll.staleSince = null;
     }
   });
+
+  // --- boxes that scroll ------------------------------------------------------------------
+  // desk.css caps long upstream texts and lets wide tables scroll; a box that does overflow
+  // must be reachable by keyboard to be read (WCAG 2.1.1), so it becomes a focusable region.
+  const SCROLL_BOXES = {
+    "summary": "Summary", "description": "Description", "status-reason": "Status reason", "table-scroll": "Table",
+  };
+
+  function focusOverflowingBoxes() {
+    Object.keys(SCROLL_BOXES).forEach(function (name) {
+      document.querySelectorAll("." + name).forEach(function (box) {
+        const overflows = box.scrollHeight > box.clientHeight || box.scrollWidth > box.clientWidth;
+        if (!overflows || box.hasAttribute("tabindex")) return;
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", SCROLL_BOXES[name] + " (scrolls)");
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", focusOverflowingBoxes);
+  document.addEventListener("htmx:afterSettle", focusOverflowingBoxes);
 })();

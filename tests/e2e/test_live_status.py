@@ -1,0 +1,63 @@
+"""A live event's status refreshing itself in a real browser, and stopping once it is final."""
+
+from uuid import uuid4
+
+import pytest
+from playwright.sync_api import Page, Request, Response, expect
+
+from tests.e2e.support import LIVE_SECONDS, POLL_SECONDS, screenshot
+
+# Long enough for the phase change plus a poll that may have just missed it.
+PHASE_TIMEOUT_MS = (LIVE_SECONDS / 3 + 2 * POLL_SECONDS) * 1000
+
+
+def _is_poll(url: str) -> bool:
+    return "/status/" in url
+
+
+@pytest.fixture
+def live_event_id() -> str:
+    """A fresh live-* event: its clock starts when the desk first asks for it."""
+    return f"live-{uuid4().hex[:16]}"
+
+
+def test_a_live_event_goes_pending_in_progress_completed_without_a_reload(
+    desk: Page, live_event_id: str
+):
+    polls: list[str] = []
+    answers: list[int] = []
+
+    def on_request(request: Request) -> None:
+        if _is_poll(request.url):
+            polls.append(request.url)
+
+    def on_response(response: Response) -> None:
+        if _is_poll(response.url):
+            answers.append(response.status)
+
+    desk.on("request", on_request)
+    desk.on("response", on_response)
+    desk.goto(f"/events/{live_event_id}/")
+    desk.evaluate("window.__sameDocument = true")
+    badge = desk.locator("#status-panel .badge")
+    steps = desk.get_by_role("list", name="Lifecycle").locator(".step-label")
+
+    expect(badge).to_have_text("Pending")
+    expect(steps).to_contain_text(["Queued"])
+    expect(desk.locator("#status-panel")).to_contain_text("Live")
+
+    expect(badge).to_have_text("In progress", timeout=PHASE_TIMEOUT_MS)
+    expect(steps).to_contain_text(["Queued", "Sending started"])
+    screenshot(desk, "event-live-in-progress")
+
+    expect(badge).to_have_text("Completed", timeout=PHASE_TIMEOUT_MS)
+    expect(steps).to_contain_text(["Queued", "Sending started", "Sent", "Delivered"])
+    expect(desk.locator("#status-panel")).to_contain_text("Final")
+    expect(desk.locator("#status-panel[hx-trigger]")).to_have_count(0)
+    assert desk.evaluate("window.__sameDocument") is True, "the page was reloaded"
+    assert answers[-1] == 286, "the last poll should tell htmx to stop polling"
+
+    polls_when_final = len(polls)
+    # Proving that nothing happens takes waiting: two and a half poll intervals.
+    desk.wait_for_timeout(2.5 * POLL_SECONDS * 1000)
+    assert len(polls) == polls_when_final, "the page kept polling a final event"
