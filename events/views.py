@@ -64,15 +64,9 @@ def lookup(request: HttpRequest) -> HttpResponse:
 @desk_staff_required
 def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
     """The permalink: everything LeadPing knows about one event."""
-    if not is_valid_event_id(event_id):
-        _record_failure(request, event_id, LookupAudit.Kind.PAGE, "invalid_id")
-        return _invalid_event_id(request, event_id)
-    try:
-        snapshot = services.lookup_event(event_id=event_id)
-    except leadping.LeadPingError as error:
-        _record_failure(request, event_id, LookupAudit.Kind.PAGE, _error_page(error)[0])
-        return _upstream_error(request, event_id, error)
-    _record_found(request, event_id, LookupAudit.Kind.PAGE, snapshot)
+    snapshot = _audited_lookup(request, event_id, LookupAudit.Kind.PAGE)
+    if isinstance(snapshot, HttpResponse):
+        return snapshot
     context = _status_context(request, snapshot, event_id)
     return render(request, "events/event_detail.html", context)
 
@@ -109,15 +103,9 @@ def event_status(request: HttpRequest, event_id: str) -> HttpResponse:
 @desk_staff_required
 def event_raw(request: HttpRequest, event_id: str) -> HttpResponse:
     """The event's JSON as LeadPing sent it (numbers masked without the permission)."""
-    if not is_valid_event_id(event_id):
-        _record_failure(request, event_id, LookupAudit.Kind.DOWNLOAD, "invalid_id")
-        return _invalid_event_id(request, event_id)
-    try:
-        snapshot = services.lookup_event(event_id=event_id)
-    except leadping.LeadPingError as error:
-        _record_failure(request, event_id, LookupAudit.Kind.DOWNLOAD, _error_page(error)[0])
-        return _upstream_error(request, event_id, error)
-    _record_found(request, event_id, LookupAudit.Kind.DOWNLOAD, snapshot)
+    snapshot = _audited_lookup(request, event_id, LookupAudit.Kind.DOWNLOAD)
+    if isinstance(snapshot, HttpResponse):
+        return snapshot
     return HttpResponse(
         _visible_detail(request, snapshot).raw_json,
         content_type="application/json; charset=utf-8",
@@ -207,6 +195,22 @@ def _home_context(request: HttpRequest, *, query: str) -> dict[str, Any]:
 
         context["demo_events"] = DEMO_EVENTS
     return context
+
+
+def _audited_lookup(
+    request: HttpRequest, event_id: str, kind: str
+) -> services.EventSnapshot | HttpResponse:
+    """Look the event up and append the outcome to the audit trail; an error page on failure."""
+    if not is_valid_event_id(event_id):
+        _record_failure(request, event_id, kind, LookupAudit.Outcome.INVALID_ID)
+        return _invalid_event_id(request, event_id)
+    try:
+        snapshot = services.lookup_event(event_id=event_id)
+    except leadping.LeadPingError as error:
+        _record_failure(request, event_id, kind, _error_page(error)[0])
+        return _upstream_error(request, event_id, error)
+    _record_found(request, event_id, kind, snapshot)
+    return snapshot
 
 
 def _record_found(
