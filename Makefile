@@ -6,10 +6,11 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --require-virtualenv -q
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format lock clean
+.PHONY: help run serve test lint format lock clean
 
 help:
 	@echo "make run    start the dashboard (and the LeadPing sandbox when LEADPING_API_KEY is unset)"
+	@echo "make serve  production: migrate, collectstatic, then gunicorn (README, Running in production)"
 	@echo "make test   ruff check, ruff format --check and the whole pytest suite"
 	@echo "make format apply ruff's fixes and formatting"
 	@echo "make lock   re-pin requirements/*.txt from pyproject.toml"
@@ -17,10 +18,21 @@ help:
 run: $(VENV)/.base-installed
 	$(PY) manage.py rundesk
 
+# Production: the settings come from the environment (README, "Running in production").
+serve: $(VENV)/.base-installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput
+	exec $(VENV)/bin/gunicorn -c leadping_web/gunicorn.conf.py leadping_web.wsgi
+
 test: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The upstream-budget benchmark: sandbox + gunicorn in a temp dir, one table (docs/benchmarks.md).
+.PHONY: bench
+bench: $(VENV)/.base-installed
+	$(PY) -m bench.run
 
 format: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check --fix .

@@ -1,0 +1,1 @@
+"""The upstream-budget benchmark: `make bench` (docs/benchmarks.md)."""
