@@ -4,6 +4,7 @@ Pure functions over plain values and `events.detail` dataclasses; templates reac
 thin filters in `events.templatetags.desk`. Icon names refer to symbols in templates/icons.html.
 """
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -168,6 +169,9 @@ def direction_label(direction: str | None) -> str | None:
     return _DIRECTIONS.get(_normalise(direction), direction)
 
 
+# Parsing and geocoding a number is the dearest part of drawing an event page, and the
+# same few numbers come back on every poll: remember the answers (they are immutable).
+@functools.lru_cache(maxsize=4096)
 def phone_display(raw: str | None, *, default_region: str = "US") -> PhoneDisplay | None:
     """A phone number parsed for display; text that is not a possible number is kept as received."""
     if raw is None or not raw.strip():

@@ -386,3 +386,16 @@ def test_healthz_answers_without_login_or_upstream(client, lookup_event):
 
 def test_views_refuse_unsafe_methods(staff_client, lookup_event):
     assert staff_client.post(reverse("events:detail", args=[SMS_ID])).status_code == 405
+
+
+def test_the_fragment_may_load_nothing_on_its_own(staff_client, lookup_event):
+    lookup_event.return_value = snapshot(status="InProgress")
+    response = staff_client.get(reverse("events:status", args=[SMS_ID]), headers=HTMX)
+    assert response["Content-Security-Policy"] == "default-src 'none'"
+
+
+def test_pages_go_out_gzipped_when_the_browser_accepts_it(staff_client, lookup_event):
+    response = staff_client.get(
+        reverse("events:detail", args=[SMS_ID]), headers={"Accept-Encoding": "gzip"}
+    )
+    assert response["Content-Encoding"] == "gzip"
