@@ -60,6 +60,11 @@ def _redis() -> Any | None:
 def count(name: str, amount: int = 1) -> None:
     """Add to a counter shared by every process using the cache."""
     counter = key("counter", name)
+    client = _redis()
+    if client is not None:
+        # One round trip (INCRBY creates the key); Django's incr() takes three with add().
+        client.incrby(cache.make_and_validate_key(counter, version=CACHE_VERSION), amount)
+        return
     cache.add(counter, 0, timeout=None, version=CACHE_VERSION)
     # Evicted between add and incr: losing one count is harmless.
     with contextlib.suppress(ValueError):

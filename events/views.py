@@ -1,5 +1,7 @@
 """The desk's screens: the lookup, an event's permalink, its live status fragment, its raw JSON."""
 
+import functools
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -26,9 +28,12 @@ from events.event_ids import (
 from events.masking import mask_phone_numbers
 from events.middleware import SESSION_POLL_SECONDS
 from events.models import LookupAudit, Preferences
-from events.presentation import build_timeline, status_badge, timeline_outcome
+from events.presentation import TimelineStep, build_timeline, status_badge, timeline_outcome
 
 _DISPLAYED_INPUT_LENGTH = 200
+# A live event's rendered timeline is reused while LeadPing's answer stays the same; only
+# "upcoming" tags depend on the clock, so they are at most this stale.
+_LIVE_FRAGMENT_SECONDS = 60
 
 # The desk's own answer for each upstream failure; none of them is ever a 500.
 _ERROR_PAGES: dict[type[leadping.LeadPingError], tuple[str, int]] = {
@@ -150,7 +155,30 @@ def _visible_detail(request: HttpRequest, snapshot: services.EventSnapshot) -> E
     """The event as this user may see it: numbers masked without the permission."""
     if request.user.has_perm(FULL_NUMBERS_PERMISSION):
         return snapshot.detail
-    return mask_phone_numbers(snapshot.detail, region=settings.LEADPING_DEFAULT_REGION)
+    return _masked(snapshot.detail, settings.LEADPING_DEFAULT_REGION)
+
+
+# Masking runs phonenumbers' matcher over every string of the event; the same event is
+# masked once per process, not once per page view and poll (EventDetail is immutable).
+@functools.lru_cache(maxsize=256)
+def _masked(detail: EventDetail, region: str) -> EventDetail:
+    return mask_phone_numbers(detail, region=region)
+
+
+class _Lifecycle:
+    """The timeline, built only if the page renders it (a cached fragment does not)."""
+
+    def __init__(self, detail: EventDetail, now: datetime) -> None:
+        self._detail = detail
+        self._now = now
+
+    @functools.cached_property
+    def steps(self) -> list[TimelineStep]:
+        return build_timeline(self._detail, now=self._now)
+
+    @functools.cached_property
+    def outcome(self) -> TimelineStep | None:
+        return timeline_outcome(self.steps)
 
 
 def _poll_seconds(request: HttpRequest) -> int:
@@ -168,7 +196,6 @@ def _status_context(
     now = timezone.now()
     detail = _visible_detail(request, snapshot)
     badge = status_badge(detail.status)
-    timeline = build_timeline(detail, now=now)
     poll_seconds = _poll_seconds(request)
     if snapshot.stale_reason:
         # LeadPing is failing: ask less often until it answers again.
@@ -178,12 +205,17 @@ def _status_context(
         "detail": detail,
         "requested_id": event_id,
         "badge": badge,
-        "timeline": timeline,
-        "outcome": timeline_outcome(timeline),
+        "lifecycle": _Lifecycle(detail, now),
         "polling": not badge.is_final,
         "poll_seconds": poll_seconds,
         "now": now,
         "numbers_masked": not request.user.has_perm(FULL_NUMBERS_PERMISSION),
+        # The rendered event is cached per LeadPing answer ({% cache %} in the template), in
+        # the viewer's time zone; final events' answers are kept longer.
+        "time_zone": timezone.get_current_timezone_name(),
+        "fragment_seconds": (
+            settings.LEADPING_CACHE_FINAL_SECONDS if badge.is_final else _LIVE_FRAGMENT_SECONDS
+        ),
     }
 
 

@@ -128,11 +128,11 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "leadping_web.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "desk",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
+        },
     }
 else:
     CACHES = {
@@ -141,8 +141,20 @@ else:
             "LOCATION": "leadping-desk",
             "KEY_PREFIX": "desk",
             "OPTIONS": {"MAX_ENTRIES": 20000},
-        }
+        },
     }
+
+# Event pages' HTML as rendered for one LeadPing answer ({% cache %} in event_detail.html),
+# kept apart so that pages never evict answers. Always local memory, even with Redis: a
+# fragment's key holds a digest of the answer it shows, so it never goes out of date and
+# each process may keep its own copy, read without a network round trip.
+CACHES["fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "leadping-desk-fragments",
+    "KEY_PREFIX": "desk-html",
+    # A rendered event is a few to a few hundred KB: at most some tens of MB per process.
+    "OPTIONS": {"MAX_ENTRIES": 600},
+}
 
 # Sessions: with Redis, "cached_db" reads logins from Redis and writes them through to the
 # database, so every instance sees the same login and a Redis flush, eviction or restart

@@ -47,15 +47,18 @@ def _desk_test_settings(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_upstream_state():
-    """Every test starts with an empty cache, a full call budget and no Retry-After."""
-    from django.core.cache import cache
+    """Every test starts with empty caches (answers and rendered pages), a full call budget
+    and no Retry-After."""
+    from django.core.cache import caches
 
     from events import upstream
 
-    cache.clear()
+    for cache in caches.all():
+        cache.clear()
     upstream.reset_budget()
     yield
-    cache.clear()
+    for cache in caches.all():
+        cache.clear()
 
 
 def role(name: str) -> Group:

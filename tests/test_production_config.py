@@ -171,7 +171,7 @@ def test_sessions_live_in_the_database_without_redis(monkeypatch):
 def test_sessions_are_cached_in_redis_and_written_through_to_the_database(monkeypatch):
     config = desk_settings(monkeypatch, REDIS_URL="redis://127.0.0.1:6379/9")
     assert config["SESSION_ENGINE"] == "django.contrib.sessions.backends.cached_db"
-    assert config["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert config["CACHES"]["default"]["BACKEND"] == "leadping_web.redis_cache.RedisCache"
 
 
 def test_postgresql_is_configured_from_database_url(monkeypatch):

@@ -144,6 +144,44 @@
     }
   });
 
+  // --- "3 minutes ago" ---------------------------------------------------------------------
+  // Pages carry times as <span data-since="ISO 8601">; the wording is done here, and kept
+  // current while the page stays open, so that the server can reuse a rendered page.
+  const RELATIVE = typeof Intl !== "undefined" && Intl.RelativeTimeFormat
+    ? new Intl.RelativeTimeFormat("en", { numeric: "always" }) : null;
+  const UNITS = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+
+  function relativeText(then, now) {
+    const seconds = Math.round((then - now) / 1000);
+    const size = Math.abs(seconds);
+    if (size < 5) return "just now";
+    for (let i = 0; i < UNITS.length; i++) {
+      const unit = UNITS[i][0];
+      const length = UNITS[i][1];
+      if (size >= length || unit === "second") {
+        const count = Math.trunc(seconds / length);
+        if (RELATIVE) return RELATIVE.format(count, unit);
+        const plural = Math.abs(count) === 1 ? unit : unit + "s";
+        return count < 0 ? -count + " " + plural + " ago" : "in " + count + " " + plural;
+      }
+    }
+    return "";
+  }
+
+  function refreshRelativeTimes(root) {
+    const now = Date.now();
+    (root || document).querySelectorAll("[data-since]").forEach(function (span) {
+      const then = Date.parse(span.getAttribute("data-since"));
+      if (!isNaN(then)) span.textContent = relativeText(then, now);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    refreshRelativeTimes();
+    setInterval(refreshRelativeTimes, 15000);
+  });
+  document.addEventListener("htmx:afterSettle", function () { refreshRelativeTimes(); });
+
   // --- boxes that scroll ------------------------------------------------------------------
   // desk.css caps long upstream texts and lets wide tables scroll; a box that does overflow
   // must be reachable by keyboard to be read (WCAG 2.1.1), so it becomes a focusable region.

@@ -1,6 +1,7 @@
 """An event's permalink in a real browser: status, copy buttons, raw JSON, keyboard use."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,14 @@ def test_a_completed_sms_shows_its_lifecycle_up_to_delivery(desk: Page):
     expect(desk.get_by_role("link", name="+44 7400 123456")).to_have_attribute(
         "href", "tel:+447400123456"
     )
+
+
+def test_times_say_how_long_ago_they_were_in_the_browser(desk: Page):
+    desk.goto(f"/events/{COMPLETED_SMS}/")
+
+    relative = desk.locator(".step-outcome .relative")
+    expect(relative).to_have_text(re.compile(r"^(\d+ (second|minute|hour|day)s? ago|just now)$"))
+    expect(desk.locator("dd .relative").first).to_have_text(re.compile(r" ago$|^just now$"))
 
 
 def test_a_failed_message_shows_the_reason_and_the_failure_as_its_outcome(desk: Page):
