@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.csp import CSP
 from django.utils.http import content_disposition_header
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
@@ -18,6 +19,7 @@ from django_htmx.http import HttpResponseStopPolling
 from events import leadping, services, upstream
 from events.access import FULL_NUMBERS_PERMISSION, desk_staff_required
 from events.audit import recent_lookups, record_lookup
+from events.compression import unpadded_gzip
 from events.detail import EventDetail
 from events.event_ids import (
     InvalidEventId,
@@ -83,6 +85,11 @@ def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
 @vary_on_headers("HX-Request")
 # A fragment is swapped into a page that has its own policy; on its own it may load nothing.
 @csp_override({"default-src": [CSP.NONE]})
+# Only htmx gets the fragment (HX-Request, which no other site can make a browser send
+# without CORS allowing it); a navigation is redirected to the permalink. It is never a
+# document, so it needs no frame policy of its own, and carries no secret to pad (BREACH).
+@xframe_options_exempt
+@unpadded_gzip
 def event_status(request: HttpRequest, event_id: str) -> HttpResponse:
     """The live status panel for htmx polls; 286 stops the polling once the event is final."""
     if not is_valid_event_id(event_id):

@@ -92,8 +92,7 @@ def test_it_renders_an_event_kind_with_its_icon():
         type="LeadCreated",
     )
     assert html == (
-        '<svg class="icon" aria-hidden="true" focusable="false"><use href="#i-user-plus"></use>'
-        "</svg> Lead created"
+        '<svg class="icon" aria-hidden="true"><use href="#i-user-plus"></use></svg> Lead created'
     )
 
 
@@ -195,7 +194,7 @@ def test_it_renders_nothing_for_a_missing_direction():
 
 def test_it_renders_a_known_icon_from_the_sprite():
     assert _render('{% icon "check" %}') == (
-        '<svg class="icon" aria-hidden="true" focusable="false"><use href="#i-check"></use></svg>'
+        '<svg class="icon" aria-hidden="true"><use href="#i-check"></use></svg>'
     )
 
 
@@ -205,9 +204,7 @@ def test_it_renders_a_known_icon_from_the_sprite():
 )
 def test_it_renders_the_generic_icon_for_an_unknown_name(name):
     html = _render("{% icon name %}", name=name)
-    assert html == (
-        '<svg class="icon" aria-hidden="true" focusable="false"><use href="#i-dot"></use></svg>'
-    )
+    assert html == ('<svg class="icon" aria-hidden="true"><use href="#i-dot"></use></svg>')
 
 
 def test_it_renders_the_generic_icon_for_a_missing_or_non_text_name():

@@ -1,6 +1,7 @@
 """An event's HTML is rendered once per LeadPing answer and reused ({% cache %} fragments),
 without ever showing one viewer what was rendered for another's role or time zone."""
 
+import gzip
 from unittest import mock
 
 import pytest
@@ -80,11 +81,17 @@ def test_each_viewer_sees_times_in_their_own_zone(staff_client, staff_user, look
     tokyo_html = tokyo.get(PAGE).content.decode()
     assert "Thu 26 Nov 2026, 23:02:19 JST" in tokyo_html
     assert "14:02:19 UTC</time>" not in tokyo_html
+    # Outside UTC, hovering a time shows it in UTC; in UTC that would only repeat it.
+    assert 'title="Thu 26 Nov 2026, 14:02:19 UTC"' in tokyo_html
+    assert 'title="Thu 26 Nov 2026, 14:02:19 UTC"' not in utc_html
 
 
 def test_relative_times_are_left_to_the_browser(staff_client, lookup_event):
     html = staff_client.get(PAGE).content.decode()
-    assert '<span class="relative" data-since="2026-11-26T14:02:19+00:00"></span>' in html
+    assert (
+        '<time datetime="2026-11-26T14:02:19Z">Thu 26 Nov 2026, 14:02:19 UTC</time> '
+        '<span class="relative" data-since></span>' in html
+    )
     assert " ago<" not in html
 
 
@@ -97,3 +104,30 @@ def test_the_redis_cache_reuses_one_client_per_pool():
     backend = RedisCache("redis://127.0.0.1:6379/0", {})
     assert backend._cache.get_client(write=True) is backend._cache.get_client(write=True)
     assert backend._cache.get_client("k") is backend._cache.get_client("other")
+
+
+def test_the_fragment_is_gzipped_without_padding_and_pages_with_it(staff_client, lookup_event):
+    lookup_event.return_value = snapshot(status="InProgress")
+    gzip_ok = {"Accept-Encoding": "gzip"}
+    fragment = staff_client.get(
+        reverse("events:status", args=[SMS_ID]), headers={"HX-Request": "true", **gzip_ok}
+    )
+    page = staff_client.get(PAGE, headers=gzip_ok)
+    assert fragment["Content-Encoding"] == page["Content-Encoding"] == "gzip"
+    # Django's BREACH padding is a random file name in the gzip header (FLG.FNAME).
+    assert fragment.content[3] & 0x08 == 0
+    assert page.content[3] & 0x08
+    assert "Accept-Encoding" in fragment["Vary"]
+    assert gzip.decompress(fragment.content).startswith(b'<section id="status-panel"')
+    # The fragment only ever answers htmx; the page keeps every document header.
+    assert "X-Frame-Options" not in fragment
+    assert page["X-Frame-Options"] == "DENY"
+
+
+def test_the_fragment_is_plain_for_a_client_without_gzip(staff_client, lookup_event):
+    lookup_event.return_value = snapshot(status="InProgress")
+    fragment = staff_client.get(
+        reverse("events:status", args=[SMS_ID]), headers={"HX-Request": "true"}
+    )
+    assert "Content-Encoding" not in fragment
+    assert fragment.content.startswith(b"<section")

@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 from django import template
 from django.conf import settings
 from django.utils import timezone
-from django.utils.dateformat import format as format_date
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
@@ -95,7 +94,7 @@ def icon(name: str) -> SafeString:
     """{% icon "check" %} -> an inline <svg> using the sprite symbol, the generic one if unknown."""
     known = name if isinstance(name, str) and name in ICON_NAMES else GENERIC_ICON
     return format_html(
-        '<svg class="icon" aria-hidden="true" focusable="false"><use href="#i-{}"></use></svg>',
+        '<svg class="icon" aria-hidden="true"><use href="#i-{}"></use></svg>',
         known,
     )
 
@@ -155,18 +154,25 @@ def phone_number(raw: object, masked: bool) -> SafeString:
 def moment(value: object) -> SafeString:
     """{% moment detail.created_at %} (a Moment, or a datetime) -> a <time> in the viewer's zone.
 
-    The "3 minutes ago" beside it is filled in and kept current by desk.js from `data-since`,
-    so that a rendered page can be cached and still read right.
+    The "3 minutes ago" beside it is filled in and kept current by desk.js (`data-since`, empty
+    for "the <time> before me"), so that a rendered page can be cached and still read right.
+    Outside UTC, hovering shows the time in UTC.
     """
     at = value.value if isinstance(value, Moment) else value
     if isinstance(at, datetime) and timezone.is_aware(at):
-        utc_iso = at.astimezone(UTC).isoformat()
+        utc = at.astimezone(UTC)
+        local = timezone.localtime(at)
+        iso = iso_utc(at)
         return format_html(
-            '<time datetime="{iso}" title="{utc} UTC">{local}</time> '
-            '<span class="relative" data-since="{iso}"></span>',
-            iso=utc_iso,
-            utc=format_date(at.astimezone(UTC), "D j M Y, H:i:s"),
-            local=format_date(timezone.localtime(at), "D j M Y, H:i:s T"),
+            '<time datetime="{iso}"{title}>{local}</time> '
+            '<span class="relative" data-since></span>',
+            iso=iso,
+            title=(
+                format_html(' title="{} UTC"', clock(utc))
+                if local.utcoffset() or local.tzname() != "UTC"
+                else ""
+            ),
+            local=f"{clock(local)} {local.tzname() or ''}".rstrip(),
         )
     if isinstance(value, Moment):
         return format_html(
@@ -174,6 +180,28 @@ def moment(value: object) -> SafeString:
             value.raw,
         )
     return _NONE
+
+
+@register.filter
+def iso_utc(at: datetime) -> str:
+    """{{ snapshot.fetched_at|iso_utc }} -> "2026-11-27T17:42:36.471Z": short, for datetime=…"""
+    if not isinstance(at, datetime) or not timezone.is_aware(at):
+        return ""
+    utc = at.astimezone(UTC)
+    iso = utc.isoformat(timespec="milliseconds" if utc.microsecond >= 1000 else "seconds")
+    return iso.removesuffix("+00:00") + "Z"
+
+
+def clock(at: datetime) -> str:
+    """ "Fri 27 Nov 2026, 17:42:36": English names whatever the process's locale."""
+    return (
+        f"{_DAYS[at.weekday()]} {at.day} {_MONTHS[at.month - 1]} {at.year}, "
+        f"{at.hour:02}:{at.minute:02}:{at.second:02}"
+    )
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 # Constant markup, no input in it.

@@ -105,7 +105,8 @@
     poll.staleSince = poll.staleSince || new Date();
     const note = panel.querySelector("[data-client-stale]");
     if (!note) return;
-    const fetched = new Date(panel.getAttribute("data-fetched-at"));
+    const time = panel.querySelector(".freshness time");
+    const fetched = new Date(time ? time.getAttribute("datetime") : NaN);
     const shown = isNaN(fetched) ? "" : " Showing what LeadPing said at " + clock(fetched) + ".";
     note.textContent = "Not refreshed since " + clock(poll.staleSince) + ": " + reason + "." + shown + " Retrying.";
     note.hidden = false;
@@ -145,7 +146,8 @@
   });
 
   // --- "3 minutes ago" ---------------------------------------------------------------------
-  // Pages carry times as <span data-since="ISO 8601">; the wording is done here, and kept
+  // Pages carry times as <span data-since="ISO 8601">, or <time datetime="…"> followed by an
+  // empty <span data-since>; the wording is done here, and kept
   // current while the page stays open, so that the server can reuse a rendered page.
   const RELATIVE = typeof Intl !== "undefined" && Intl.RelativeTimeFormat
     ? new Intl.RelativeTimeFormat("en", { numeric: "always" }) : null;
@@ -171,7 +173,9 @@
   function refreshRelativeTimes(root) {
     const now = Date.now();
     (root || document).querySelectorAll("[data-since]").forEach(function (span) {
-      const then = Date.parse(span.getAttribute("data-since"));
+      const before = span.previousElementSibling;
+      const since = span.getAttribute("data-since") || (before && before.getAttribute("datetime"));
+      const then = Date.parse(since || "");
       if (!isNaN(then)) span.textContent = relativeText(then, now);
     });
   }
