@@ -199,8 +199,8 @@ def start_sandbox(
     raise HarnessError(f"The sandbox did not start:\n{processes.log_tail('sandbox')}")
 
 
-def start_desk(processes: Processes, *, env: dict[str, str], threads: int) -> str:
-    """Serve the desk with gunicorn (one worker) on a socket bound here; return its base URL."""
+def start_desk(processes: Processes, *, env: dict[str, str], workers: int, threads: int) -> str:
+    """Serve the desk with gunicorn on a socket bound here; return its base URL."""
     # The settings of `make run` (gunicorn's config file, when the desk has one), with the
     # worker and thread counts pinned. Handing gunicorn a socket bound here (fd://) leaves
     # no moment for another process to take the port first.
@@ -216,7 +216,7 @@ def start_desk(processes: Processes, *, env: dict[str, str], threads: int) -> st
                 "--bind",
                 f"fd://{listener.fileno()}",
                 "--workers",
-                "1",
+                str(workers),
                 "--threads",
                 str(threads),
                 "leadping_web.wsgi",
@@ -236,6 +236,27 @@ def start_desk(processes: Processes, *, env: dict[str, str], threads: int) -> st
             return base_url
         raise HarnessError(f"/healthz answered {health.status_code} {health.headers}")
     raise HarnessError(f"gunicorn did not start:\n{processes.log_tail('gunicorn')}")
+
+
+def redis_reachable(url: str) -> bool:
+    """Whether a Redis server answers PING at `url` (redis-py comes with the desk)."""
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping())
+    except (redis.RedisError, ValueError, OSError):
+        return False
+
+
+def delete_redis_keys(url: str, prefix: str) -> int:
+    """Delete the keys a run wrote (its own KEY_PREFIX); return how many."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
+    deleted = 0
+    for key in client.scan_iter(match=f"{prefix}:*", count=500):
+        deleted += client.delete(key)
+    return deleted
 
 
 _CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')

@@ -27,14 +27,17 @@ from bench.harness import (
     HTTP_TIMEOUT,
     HarnessError,
     Processes,
+    delete_redis_keys,
     desk_environment,
     log_in,
     manage,
     python_value,
+    redis_reachable,
     start_desk,
     start_sandbox,
 )
 from bench.scenarios import (
+    KeepAlive,
     Latencies,
     PollRun,
     Throughput,
@@ -56,6 +59,10 @@ POLL_WINDOW_SECONDS = 30
 SANDBOX_LATENCY_MS = 50
 LIVE_SECONDS = 600  # Pending for 200 s: the event stays live through every poll phase
 GUNICORN_THREADS = 16
+# With Redis (the production shape, README "Running in production"): one worker per core,
+# sharing the cache, budget, locks and sessions. Without it, `make run`'s single worker.
+REDIS_WORKERS = 2
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 LATENCY_SAMPLES = 150
 LATENCY_WARMUP = 5
 CACHED_SAMPLES = 500
@@ -114,6 +121,36 @@ class CpuMeter:
 
 
 @dataclass(frozen=True)
+class Setup:
+    """How the desk is served in this run."""
+
+    workers: int
+    redis_url: str | None
+    key_prefix: str
+
+    @property
+    def described(self) -> str:
+        store = "Redis (cache, budget, locks, sessions)" if self.redis_url else "local-memory cache"
+        return (
+            f"{self.workers} worker{'s' * (self.workers > 1)} x {GUNICORN_THREADS} threads, "
+            f"SQLite, {store}"
+        )
+
+
+def choose_setup(argv: Sequence[str]) -> Setup:
+    """Two workers sharing Redis when BENCH_REDIS_URL (default: local Redis) answers and
+    --single is not given; else one worker on local memory, as `make run` serves."""
+    url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL).strip()
+    prefix = f"desk-bench-{secrets.token_hex(4)}"
+    if "--single" in argv or not url:
+        return Setup(1, None, prefix)
+    if not redis_reachable(url):
+        _progress(f"no Redis at {url}: one worker on local memory (set BENCH_REDIS_URL)")
+        return Setup(1, None, prefix)
+    return Setup(REDIS_WORKERS, url, prefix)
+
+
+@dataclass(frozen=True)
 class Results:
     """Everything one run measured."""
 
@@ -124,6 +161,7 @@ class Results:
     poll_200: Transfer
     poll_204: Transfer
     first_view: list[Transfer]
+    setup: Setup
 
 
 def main() -> int:
@@ -131,25 +169,30 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     started = time.monotonic()
     load_before = os.getloadavg()[0]
+    setup = choose_setup(sys.argv[1:])
     try:
         with (
             tempfile.TemporaryDirectory(prefix="desk-bench-") as var_dir,
             Processes(Path(var_dir)) as processes,
         ):
-            results = _run(processes, Path(var_dir))
+            results = _run(processes, Path(var_dir), setup)
     except KeyboardInterrupt:
         _progress("interrupted; every process it started is stopped")
         return 130
     except (HarnessError, requests.RequestException) as error:
         _progress(f"harness failed: {error}")
         return 1
-    print(_header(load_before, os.getloadavg()[0]), end="\n\n")
+    finally:
+        if setup.redis_url:
+            deleted = delete_redis_keys(setup.redis_url, setup.key_prefix)
+            _progress(f"deleted this run's {deleted} keys ({setup.key_prefix}:*) from Redis")
+    print(_header(load_before, os.getloadavg()[0], setup), end="\n\n")
     print(render_table(build_rows(results)))
     print(_footnotes(results, time.monotonic() - started))
     return 0
 
 
-def _run(processes: Processes, var_dir: Path) -> Results:
+def _run(processes: Processes, var_dir: Path, setup: Setup) -> Results:
     env = desk_environment(
         DJANGO_DEBUG="false",
         # Production settings over plain HTTP on loopback: no redirect to HTTPS, no
@@ -164,6 +207,12 @@ def _run(processes: Processes, var_dir: Path) -> Results:
         # Generous, so that the budget never refuses a call and distorts the counts.
         LEADPING_BUDGET_CALLS="100000",
     )
+    if setup.redis_url:
+        env |= {
+            "REDIS_URL": setup.redis_url,
+            "REDIS_KEY_PREFIX": setup.key_prefix,
+            "WEB_CONCURRENCY": str(setup.workers),
+        }
     api_key = python_value("settings.LEADPING_SANDBOX_KEY", env=env)
     _progress("starting the LeadPing sandbox")
     sandbox_url = start_sandbox(
@@ -184,8 +233,8 @@ def _run(processes: Processes, var_dir: Path) -> Results:
             "DJANGO_SUPERUSER_EMAIL": "bench@example.com",
         },
     )
-    _progress(f"starting the desk under gunicorn (1 worker, {GUNICORN_THREADS} threads)")
-    desk_url = start_desk(processes, env=env, threads=GUNICORN_THREADS)
+    _progress(f"starting the desk under gunicorn: {setup.described}")
+    desk_url = start_desk(processes, env=env, workers=setup.workers, threads=GUNICORN_THREADS)
     _progress(f"desk {desk_url}, sandbox {sandbox_url}")
 
     viewers = max(VIEWER_COUNTS)
@@ -200,26 +249,27 @@ def _run(processes: Processes, var_dir: Path) -> Results:
     ]
 
     _progress(f"latency: {LATENCY_SAMPLES} direct upstream GETs vs uncached pages, interleaved")
-    upstream = requests.Session()
-    upstream.headers["Authorization"] = f"Bearer {api_key}"
-    viewer = sessions[0]
+    upstream = KeepAlive(sandbox_url, Authorization=f"Bearer {api_key}")
+    viewers_raw = [
+        KeepAlive(desk_url, cookies=session.cookies.get_dict())
+        for session in sessions[:THROUGHPUT_CLIENTS]
+    ]
+    viewer = viewers_raw[0]
     meter = CpuMeter(processes)
     latencies = Latencies()
     interleaved_latencies(
         {
             "upstream": lambda i: timed_get(
-                upstream, f"{sandbox_url}/events/{fresh_live_id(f'direct{i}')}/detail"
+                upstream, f"/events/{fresh_live_id(f'direct{i}')}/detail"
             ),
-            "uncached": lambda i: timed_get(
-                viewer, f"{desk_url}/events/{fresh_live_id(f'page{i}')}/"
-            ),
+            "uncached": lambda i: timed_get(viewer, f"/events/{fresh_live_id(f'page{i}')}/"),
         },
         samples=LATENCY_SAMPLES,
         warmup=LATENCY_WARMUP,
         into=latencies,
     )
     cpu = {"uncached": meter.per_request(LATENCY_WARMUP + LATENCY_SAMPLES)}
-    final_page = f"{desk_url}/events/{FINAL_EVENT}/"
+    final_page = f"/events/{FINAL_EVENT}/"
     _progress(f"latency: {CACHED_SAMPLES} cached pages of a final event")
     meter = CpuMeter(processes)
     interleaved_latencies(
@@ -231,12 +281,14 @@ def _run(processes: Processes, var_dir: Path) -> Results:
     cpu["cached"] = meter.per_request(LATENCY_WARMUP + CACHED_SAMPLES)
     _progress(f"throughput: {THROUGHPUT_CLIENTS} keep-alive clients for {THROUGHPUT_SECONDS} s")
     meter = CpuMeter(processes)
-    rate = throughput(sessions[:THROUGHPUT_CLIENTS], final_page, seconds=THROUGHPUT_SECONDS)
+    rate = throughput(viewers_raw, final_page, seconds=THROUGHPUT_SECONDS)
     cpu["throughput"] = meter.per_request(rate.ok + rate.failed + rate.clients)
+    for client in [upstream, *viewers_raw]:
+        client.close()
 
     _progress("bytes: poll answers and a first view")
     live_page = f"{desk_url}/events/{polls[-1].event_id}/"
-    poll_200, poll_204 = _poll_answers(viewer, desk_url, live_page)
+    poll_200, poll_204 = _poll_answers(sessions[0], desk_url, live_page)
     return Results(
         polls=polls,
         latencies=latencies,
@@ -244,7 +296,8 @@ def _run(processes: Processes, var_dir: Path) -> Results:
         cpu=cpu,
         poll_200=poll_200,
         poll_204=poll_204,
-        first_view=first_view(_cookies_of(viewer), live_page),
+        first_view=first_view(_cookies_of(sessions[0]), live_page),
+        setup=setup,
     )
 
 
@@ -252,7 +305,7 @@ def _warm_up(session: requests.Session, desk_url: str) -> None:
     """Load the templates and code paths once, so the first phase does not pay for that."""
     live_page = f"{desk_url}/events/{fresh_live_id('warm-up')}/"
     for _ in range(LATENCY_WARMUP):
-        timed_get(session, f"{desk_url}/events/{FINAL_EVENT}/")
+        session.get(f"{desk_url}/events/{FINAL_EVENT}/", timeout=HTTP_TIMEOUT)
         _poll_answers(session, desk_url, live_page)
 
 
@@ -446,13 +499,13 @@ def _asset_name(asset: Transfer) -> str:
     return f"{'.'.join(stem_parts)}.{extension}{plain}"
 
 
-def _header(load_before: float, load_after: float) -> str:
+def _header(load_before: float, load_after: float, setup: Setup) -> str:
     return (
         f"LeadPing Event Desk benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
         f"{os.cpu_count()} CPUs (load average {load_before:.1f} before, {load_after:.1f} "
         f"after), Python {platform.python_version()},\ngunicorn {version('gunicorn')} "
-        f"(1 worker x {GUNICORN_THREADS} threads), Django {version('django')}, DEBUG off, "
-        f"SQLite, local-memory cache; LeadPing sandbox with {SANDBOX_LATENCY_MS} ms latency;\n"
+        f"({setup.described}), Django {version('django')}, DEBUG off; "
+        f"LeadPing sandbox with {SANDBOX_LATENCY_MS} ms latency;\n"
         f"viewers poll every {POLL_SECONDS} s for {POLL_WINDOW_SECONDS} s, each K on a fresh "
         "live event; client, desk and sandbox share the machine."
     )

@@ -130,7 +130,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "leadping_web.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "desk",
+            # Desks sharing one Redis (staging beside production…) each need their own.
+            "KEY_PREFIX": env_str("REDIS_KEY_PREFIX", "desk"),
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         },
     }

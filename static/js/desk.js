@@ -103,14 +103,14 @@
   function markStale(panel, reason) {
     poll.failures += 1;
     poll.staleSince = poll.staleSince || new Date();
-    const note = panel.querySelector("[data-client-stale]");
+    const note = document.querySelector("[data-client-stale]");
     if (!note) return;
     const time = panel.querySelector(".freshness time");
     const fetched = new Date(time ? time.getAttribute("datetime") : NaN);
     const shown = isNaN(fetched) ? "" : " Showing what LeadPing said at " + clock(fetched) + ".";
     note.textContent = "Not refreshed since " + clock(poll.staleSince) + ": " + reason + "." + shown + " Retrying.";
     note.hidden = false;
-    panel.classList.add("is-stale");
+    panel.classList.add("is-client-stale");
   }
 
   document.addEventListener("htmx:responseError", function (event) {
@@ -134,14 +134,17 @@
     const checked = panel.querySelector("[data-checked]");
     const at = event.detail.xhr.getResponseHeader("X-Desk-Checked");
     if (checked && at) checked.textContent = at;
-    const note = panel.querySelector("[data-client-stale]");
+    const note = document.querySelector("[data-client-stale]");
     if (note) note.hidden = true;
+    panel.classList.remove("is-client-stale");
   });
 
   document.addEventListener("htmx:afterSwap", function (event) {
     if (isStatusPanel(event.detail.elt) || isStatusPanel(event.detail.target)) {
       poll.failures = 0;
       poll.staleSince = null;
+      const note = document.querySelector("[data-client-stale]");
+      if (note) note.hidden = true;
     }
   });
 

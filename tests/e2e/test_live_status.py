@@ -1,5 +1,6 @@
 """A live event's status refreshing itself in a real browser, and stopping once it is final."""
 
+import re
 from uuid import uuid4
 
 import pytest
@@ -61,3 +62,19 @@ def test_a_live_event_goes_pending_in_progress_completed_without_a_reload(
     # Proving that nothing happens takes waiting: two and a half poll intervals.
     desk.wait_for_timeout(2.5 * POLL_SECONDS * 1000)
     assert len(polls) == polls_when_final, "the page kept polling a final event"
+
+
+def test_a_failing_poll_says_so_and_the_next_good_answer_clears_it(desk: Page, live_event_id: str):
+    desk.goto(f"/events/{live_event_id}/")
+    note = desk.locator("[data-client-stale]")
+    expect(note).to_be_hidden()
+
+    desk.route("**/status/**", lambda route: route.fulfill(status=503, body="LeadPing is down"))
+    expect(note).to_be_visible(timeout=3 * POLL_SECONDS * 1000)
+    expect(note).to_contain_text("LeadPing is down")
+    expect(desk.locator("#status-panel")).to_have_class(re.compile(r"\bis-client-stale\b"))
+
+    desk.unroute("**/status/**")
+    # desk.js skips a few ticks after a failure before it asks again.
+    expect(note).to_be_hidden(timeout=6 * POLL_SECONDS * 1000)
+    expect(desk.locator("#status-panel")).not_to_have_class(re.compile(r"\bis-client-stale\b"))
