@@ -32,7 +32,7 @@ test: $(VENV)/.dev-installed
 # The upstream-budget benchmark: sandbox + gunicorn in a temp dir, one table (docs/benchmarks.md).
 .PHONY: bench
 bench: $(VENV)/.base-installed
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 format: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check --fix .

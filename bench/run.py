@@ -520,7 +520,8 @@ def _footnotes(results: Results, elapsed: float) -> str:
         "Desk CPU = user + system time of gunicorn's processes over the phase (from /proc),",
         "per request; client CPU = this benchmark's own.",
         "First view: HTML + the CSS and JS it references, fetched with Accept-Encoding: gzip, br;",
-        "HTML the desk sends plain is gzipped here (level 6). B = byte, KB = 1024 B.",
+        "HTML counts as sent (the desk gzips it; plain HTML would be gzipped here, level 6).",
+        "B = byte, KB = 1024 B.",
     ]
     for kind, count in results.latencies.failed.items():
         notes.append(f"Failed {kind} requests (left out of its latencies): {count}.")
