@@ -154,6 +154,7 @@
   // current while the page stays open, so that the server can reuse a rendered page.
   const RELATIVE = typeof Intl !== "undefined" && Intl.RelativeTimeFormat
     ? new Intl.RelativeTimeFormat("en", { numeric: "always" }) : null;
+  // A unit is used from twice its length on ("28 hours ago", not "1 day ago"); seconds below a minute.
   const UNITS = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
 
   function relativeText(then, now) {
@@ -163,7 +164,7 @@
     for (let i = 0; i < UNITS.length; i++) {
       const unit = UNITS[i][0];
       const length = UNITS[i][1];
-      if (size >= length || unit === "second") {
+      if (size >= 2 * length || (unit === "minute" && size >= length) || unit === "second") {
         const count = Math.trunc(seconds / length);
         if (RELATIVE) return RELATIVE.format(count, unit);
         const plural = Math.abs(count) === 1 ? unit : unit + "s";
