@@ -1,13 +1,18 @@
 """The lookup audit trail: one row per lookup, written in one INSERT, read by team admins."""
 
 import ipaddress
+import logging
 from collections.abc import Iterable
 from datetime import datetime
+from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
 
+from events import after_response
 from events.models import LookupAudit
+
+logger = logging.getLogger(__name__)
 
 _MAX_EVENT_ID = 200
 _MAX_USER_AGENT = 300
@@ -23,9 +28,13 @@ def record_lookup(
     event_type: str | None = None,
     status: str | None = None,
 ) -> LookupAudit:
-    """Append one audit row for a lookup made by `request.user`."""
+    """Append one audit row for a lookup made by `request.user`.
+
+    The row is built (and timed) now and inserted right after the response has been sent:
+    the viewer does not wait for the INSERT (events.after_response).
+    """
     user = request.user if request.user.is_authenticated else None
-    return LookupAudit.objects.create(
+    row = LookupAudit(
         user=user,
         username=user.get_username() if user else "",
         event_id=event_id[:_MAX_EVENT_ID],
@@ -36,6 +45,23 @@ def record_lookup(
         client_ip=_client_ip(request),
         user_agent=request.headers.get("User-Agent", "")[:_MAX_USER_AGENT],
     )
+    after_response.defer(partial(_insert, row))
+    return row
+
+
+def _insert(row: LookupAudit) -> None:
+    try:
+        row.save(force_insert=True)
+    except Exception:
+        # Past the response nothing can be shown to the viewer: the log keeps the row.
+        logger.exception(
+            "could not write the audit row: at=%s user=%s kind=%s event_id=%s outcome=%s",
+            row.at.isoformat(),
+            row.username,
+            row.kind,
+            row.event_id,
+            row.outcome,
+        )
 
 
 def _client_ip(request: HttpRequest) -> str | None:

@@ -12,11 +12,14 @@ import random
 import secrets
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
+
+from events import after_response
 
 # Bump when the shape of what is cached changes, so old entries are simply not seen.
 CACHE_VERSION = 1
@@ -58,17 +61,38 @@ def _redis() -> Any | None:
 
 
 def count(name: str, amount: int = 1) -> None:
-    """Add to a counter shared by every process using the cache."""
-    counter = key("counter", name)
+    """Add to a counter shared by every process using the cache.
+
+    In a request the increments are summed and written once its response has been sent
+    (events.after_response); elsewhere at once.
+    """
+    pending = after_response.batch(_COUNTER_BATCH)
+    if pending is None:
+        add_counts({name: amount})
+    else:
+        pending[name] += amount
+
+
+def add_counts(amounts: Mapping[str, int]) -> None:
+    """Add to several counters: one round trip on Redis (INCRBY creates the keys)."""
     client = _redis()
     if client is not None:
-        # One round trip (INCRBY creates the key); Django's incr() takes three with add().
-        client.incrby(cache.make_and_validate_key(counter, version=CACHE_VERSION), amount)
+        with client.pipeline(transaction=False) as pipe:
+            for name, amount in amounts.items():
+                counter = cache.make_and_validate_key(key("counter", name), version=CACHE_VERSION)
+                pipe.incrby(counter, amount)
+            pipe.execute()
         return
-    cache.add(counter, 0, timeout=None, version=CACHE_VERSION)
-    # Evicted between add and incr: losing one count is harmless.
-    with contextlib.suppress(ValueError):
-        cache.incr(counter, amount, version=CACHE_VERSION)
+    for name, amount in amounts.items():
+        counter = key("counter", name)
+        cache.add(counter, 0, timeout=None, version=CACHE_VERSION)
+        # Evicted between add and incr: losing one count is harmless.
+        with contextlib.suppress(ValueError):
+            cache.incr(counter, amount, version=CACHE_VERSION)
+
+
+_COUNTER_BATCH = "counters"
+after_response.register_batch(_COUNTER_BATCH, add_counts)
 
 
 def read_counters() -> dict[str, int]:

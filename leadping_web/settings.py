@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that every later log line (and the LeadPing call) carries the request's ID.
     "events.request_ids.RequestIdMiddleware",
+    # The audit row and counters of a request are written right after its response is sent.
+    "events.after_response.AfterResponseMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Pages and fragments go out gzipped (static files are pre-compressed by WhiteNoise);
