@@ -159,16 +159,21 @@ CACHES["fragments"] = {
     "OPTIONS": {"MAX_ENTRIES": 600},
 }
 
-# Sessions: with Redis, "cached_db" reads logins from Redis and writes them through to the
-# database, so every instance sees the same login and a Redis flush, eviction or restart
-# logs nobody out (Redis here holds disposable answers and counters; it is not the place
-# for the only copy of a login). Without Redis, plain "db": a per-process local-memory copy
-# could keep a logged-out session alive in another gunicorn worker.
-SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if REDIS_URL
-    else "django.contrib.sessions.backends.db"
-)
+# Sessions are "cached_db": read from a cache, written through to the database, so that a
+# Redis flush, eviction or restart logs nobody out (Redis holds disposable answers and
+# counters; it is not the place for the only copy of a login). With Redis, every instance
+# reads the same copy. Without it, each process keeps its own for at most
+# SESSION_LOCAL_SECONDS, so that a logout made in another gunicorn worker reaches this one
+# that soon (with one worker, at once).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+if not REDIS_URL:
+    CACHES["sessions"] = {
+        "BACKEND": "leadping_web.local_cache.ShortLivedLocMemCache",
+        "LOCATION": "leadping-desk-sessions",
+        "KEY_PREFIX": "desk-session",
+        "OPTIONS": {"MAX_ENTRIES": 5000, "MAX_TIMEOUT": 5},
+    }
+    SESSION_CACHE_ALIAS = "sessions"
 
 AUTHENTICATION_BACKENDS = [
     # First, so that a locked-out username/IP pair is refused before any password check.

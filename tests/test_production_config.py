@@ -164,14 +164,21 @@ def test_the_desk_logs_json_lines_under_gunicorn_when_asked(tmp_path):
 # --- settings -----------------------------------------------------------------------------
 
 
-def test_sessions_live_in_the_database_without_redis(monkeypatch):
-    assert desk_settings(monkeypatch)["SESSION_ENGINE"] == "django.contrib.sessions.backends.db"
+def test_without_redis_sessions_are_cached_per_process_for_seconds_only(monkeypatch):
+    config = desk_settings(monkeypatch)
+    assert config["SESSION_ENGINE"] == "django.contrib.sessions.backends.cached_db"
+    assert config["SESSION_CACHE_ALIAS"] == "sessions"
+    sessions = config["CACHES"]["sessions"]
+    assert sessions["BACKEND"] == "leadping_web.local_cache.ShortLivedLocMemCache"
+    assert sessions["OPTIONS"]["MAX_TIMEOUT"] == 5
 
 
 def test_sessions_are_cached_in_redis_and_written_through_to_the_database(monkeypatch):
     config = desk_settings(monkeypatch, REDIS_URL="redis://127.0.0.1:6379/9")
     assert config["SESSION_ENGINE"] == "django.contrib.sessions.backends.cached_db"
     assert config["CACHES"]["default"]["BACKEND"] == "leadping_web.redis_cache.RedisCache"
+    assert config.get("SESSION_CACHE_ALIAS", "default") == "default"
+    assert "sessions" not in config["CACHES"]
 
 
 def test_postgresql_is_configured_from_database_url(monkeypatch):
