@@ -159,26 +159,37 @@ CACHES["fragments"] = {
     "OPTIONS": {"MAX_ENTRIES": 600},
 }
 
+# How long a process may keep its own copy of a login (session) and of a user with their
+# permissions: a logout, deactivation or change of role made in another gunicorn worker or
+# instance applies here within this many seconds (in the process that made it, at once).
+LOCAL_COPY_SECONDS = 5
+
 # Sessions are "cached_db": read from a cache, written through to the database, so that a
 # Redis flush, eviction or restart logs nobody out (Redis holds disposable answers and
 # counters; it is not the place for the only copy of a login). With Redis, every instance
-# reads the same copy. Without it, each process keeps its own for at most
-# SESSION_LOCAL_SECONDS, so that a logout made in another gunicorn worker reaches this one
-# that soon (with one worker, at once).
+# reads the same copy; without it, each process keeps its own for LOCAL_COPY_SECONDS.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 if not REDIS_URL:
     CACHES["sessions"] = {
         "BACKEND": "leadping_web.local_cache.ShortLivedLocMemCache",
         "LOCATION": "leadping-desk-sessions",
         "KEY_PREFIX": "desk-session",
-        "OPTIONS": {"MAX_ENTRIES": 5000, "MAX_TIMEOUT": 5},
+        "OPTIONS": {"MAX_ENTRIES": 5000, "MAX_TIMEOUT": LOCAL_COPY_SECONDS},
     }
     SESSION_CACHE_ALIAS = "sessions"
+# Users and their permissions, read by events.auth_backends.CachedModelBackend.
+CACHES["users"] = {
+    "BACKEND": "leadping_web.local_cache.ShortLivedLocMemCache",
+    "LOCATION": "leadping-desk-users",
+    "KEY_PREFIX": "desk-user",
+    "OPTIONS": {"MAX_ENTRIES": 2000, "MAX_TIMEOUT": LOCAL_COPY_SECONDS},
+}
 
 AUTHENTICATION_BACKENDS = [
     # First, so that a locked-out username/IP pair is refused before any password check.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend, keeping each user and their permissions for LOCAL_COPY_SECONDS.
+    "events.auth_backends.CachedModelBackend",
 ]
 # Login throttling: after AXES_FAILURE_LIMIT failures for one username from one address,
 # that pair is locked out for AXES_COOLOFF_MINUTES (a team admin can unlock it in the admin).

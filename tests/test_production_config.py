@@ -170,7 +170,7 @@ def test_without_redis_sessions_are_cached_per_process_for_seconds_only(monkeypa
     assert config["SESSION_CACHE_ALIAS"] == "sessions"
     sessions = config["CACHES"]["sessions"]
     assert sessions["BACKEND"] == "leadping_web.local_cache.ShortLivedLocMemCache"
-    assert sessions["OPTIONS"]["MAX_TIMEOUT"] == 5
+    assert sessions["OPTIONS"]["MAX_TIMEOUT"] == config["LOCAL_COPY_SECONDS"] == 5
 
 
 def test_sessions_are_cached_in_redis_and_written_through_to_the_database(monkeypatch):
