@@ -13,12 +13,13 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from events import leadping, metrics, request_ids, upstream
+from events import after_response, leadping, metrics, request_ids, upstream
 from events.detail import EventDetail
 from events.event_ids import InvalidEventId, validate_event_id
 from events.presentation import is_final_status
@@ -108,20 +109,26 @@ def _lookup_outcome(error: leadping.LeadPingError) -> str:
 def _lookup(event_id: str) -> EventSnapshot:
     validate_event_id(event_id)
     deadline = time.monotonic() + settings.LEADPING_REQUEST_DEADLINE
-    entry = _cached(event_id)
+    # The answer and the "no such event" mark, in one look (one round trip on Redis).
+    event_key = upstream.key("event", event_id)
+    missing_key = upstream.key("missing", event_id)
+    found = cache.get_many([event_key, missing_key], version=upstream.CACHE_VERSION)
+    entry = _as_entry(found.get(event_key))
     if entry is not None and entry.is_fresh:
         upstream.count("cache_hits")
         return entry.snapshot()
-    if cache.get(upstream.key("missing", event_id), version=upstream.CACHE_VERSION):
+    if found.get(missing_key):
         upstream.count("cache_hits")
         raise leadping.EventNotFound()
     upstream.count("cache_misses")
     while True:
-        token = upstream.acquire_lock(event_id, ttl=settings.LEADPING_REQUEST_DEADLINE + 1)
+        # The previous holder may have stored its answer between our look and the lock.
+        token, stored = upstream.acquire_lock_then_get(
+            event_id, ttl=settings.LEADPING_REQUEST_DEADLINE + 1, then_get=event_key
+        )
         if token is not None:
             try:
-                # The previous holder may have stored its answer between our look and the lock.
-                stored = _cached(event_id)
+                stored = _as_entry(stored)
                 if stored is not None and stored.is_fresh:
                     return stored.snapshot()
                 return _fetch(event_id, stale=entry, deadline=deadline)
@@ -135,8 +142,11 @@ def _lookup(event_id: str) -> EventSnapshot:
 
 
 def _cached(event_id: str) -> _Entry | None:
-    entry = cache.get(upstream.key("event", event_id), version=upstream.CACHE_VERSION)
-    return entry if isinstance(entry, _Entry) else None
+    return _as_entry(cache.get(upstream.key("event", event_id), version=upstream.CACHE_VERSION))
+
+
+def _as_entry(value: object) -> _Entry | None:
+    return value if isinstance(value, _Entry) else None
 
 
 def _store(event_id: str, detail: EventDetail) -> EventSnapshot:
@@ -153,7 +163,10 @@ def _store(event_id: str, detail: EventDetail) -> EventSnapshot:
         timeout=max(fresh_for, settings.LEADPING_STALE_SECONDS),
         version=upstream.CACHE_VERSION,
     )
-    cache.delete(upstream.key("failure", event_id), version=upstream.CACHE_VERSION)
+    # Waiting callers look at the answer before any failure mark; clearing it can wait.
+    after_response.defer(
+        partial(cache.delete, upstream.key("failure", event_id), version=upstream.CACHE_VERSION)
+    )
     return EventSnapshot(detail=detail, fetched_at=entry.fetched_at)
 
 
@@ -210,7 +223,7 @@ def _call_with_retries(event_id: str, *, deadline: float) -> EventDetail:
             upstream.count(_OUTCOME_COUNTERS.get(type(error), "upstream_bad_payload"))
             raise
         upstream.count("upstream_ok")
-        upstream.clear_backoff()
+        after_response.defer(upstream.clear_backoff)
         return detail
 
 
@@ -236,14 +249,13 @@ def _retry_pause(attempt: int) -> float:
 
 def _spend_budget() -> None:
     """Refuse the call while LeadPing's Retry-After runs, or when the budget is spent."""
-    blocked = upstream.blocked_for()
-    if blocked > 0:
+    verdict, seconds = upstream.spend_call()
+    if verdict == "blocked":
         upstream.count("retry_after_refusals")
-        raise leadping.RateLimited("LeadPing asked the desk to slow down.", retry_after=blocked)
-    wait = upstream.take_budget_token()
-    if wait > 0:
+        raise leadping.RateLimited("LeadPing asked the desk to slow down.", retry_after=seconds)
+    if verdict == "budget":
         upstream.count("budget_refusals")
-        raise BudgetExhausted(retry_after=wait)
+        raise BudgetExhausted(retry_after=seconds)
 
 
 _SHAREABLE_ERRORS: dict[str, type[leadping.LeadPingError]] = {

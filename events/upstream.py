@@ -107,8 +107,14 @@ def reset_counters() -> None:
 # --- the call budget: a token bucket ------------------------------------------------------
 
 # A bucket of `burst` tokens refilled at (calls - burst) / period per second: no window of
-# `period` seconds can ever see more than `calls` upstream calls.
-_BUCKET_LUA = """
+# `period` seconds can ever see more than `calls` upstream calls. With ARGV[3] = 1, a running
+# Retry-After (KEYS[2], a key that expires with it) is looked at first and spends no token.
+# Returns {verdict, seconds}: {'ok', '0'}, {'budget', wait} or {'blocked', left}.
+_SPEND_LUA = """
+if ARGV[3] == '1' then
+  local blocked = redis.call('PTTL', KEYS[2])
+  if blocked > 0 then return {'blocked', tostring(blocked / 1000)} end
+end
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local t = redis.call('TIME')
@@ -117,11 +123,11 @@ local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1]) or capacity
 local at = tonumber(state[2]) or now
 tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
-local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+local verdict, wait = 'ok', 0
+if tokens >= 1 then tokens = tokens - 1 else verdict, wait = 'budget', (1 - tokens) / rate end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 60)
-return tostring(wait)
+return {verdict, tostring(wait)}
 """
 
 _local_bucket_lock = threading.Lock()
@@ -137,11 +143,9 @@ def _bucket_shape() -> tuple[float, float]:
 
 def take_budget_token() -> float:
     """Spend one upstream call: 0.0 when allowed, else the seconds until one is available."""
+    if _redis() is not None:
+        return _spend_on_redis(check_blocked=False)[1]
     capacity, rate = _bucket_shape()
-    client = _redis()
-    if client is not None:
-        bucket = cache.make_key(key("budget"), version=CACHE_VERSION)
-        return float(client.eval(_BUCKET_LUA, 1, bucket, capacity, rate))
     with _local_bucket_lock:
         now = time.monotonic()
         tokens = _local_bucket.get("tokens", capacity)
@@ -156,6 +160,28 @@ def take_budget_token() -> float:
         return wait
 
 
+def spend_call() -> tuple[str, float]:
+    """May LeadPing be called now? ("ok", 0.0), or why not and for how many seconds:
+    ("blocked", s) while a Retry-After runs, ("budget", s) when the budget is spent."""
+    if _redis() is not None:
+        return _spend_on_redis(check_blocked=True)
+    blocked = blocked_for()
+    if blocked > 0:
+        return "blocked", blocked
+    wait = take_budget_token()
+    return ("budget", wait) if wait > 0 else ("ok", 0.0)
+
+
+def _spend_on_redis(*, check_blocked: bool) -> tuple[str, float]:
+    capacity, rate = _bucket_shape()
+    bucket = cache.make_key(key("budget"), version=CACHE_VERSION)
+    blocked = cache.make_key(key("blocked-until"), version=CACHE_VERSION)
+    verdict, seconds = _redis().eval(
+        _SPEND_LUA, 2, bucket, blocked, capacity, rate, int(check_blocked)
+    )
+    return (verdict.decode() if isinstance(verdict, bytes) else str(verdict)), float(seconds)
+
+
 def reset_budget() -> None:
     """Refill the bucket (tests and the benchmark start from a full budget)."""
     cache.delete(key("budget"), version=CACHE_VERSION)
@@ -168,6 +194,11 @@ def reset_budget() -> None:
 
 def blocked_for() -> float:
     """Seconds left before LeadPing may be called again (0.0 when it may be called now)."""
+    client = _redis()
+    if client is not None:
+        # On Redis the block is a key that expires with it: no clocks to compare.
+        left = client.pttl(cache.make_key(key("blocked-until"), version=CACHE_VERSION))
+        return max(0.0, left / 1000) if left and left > 0 else 0.0
     until = cache.get(key("blocked-until"), version=CACHE_VERSION)
     return max(0.0, float(until) - time.time()) if until else 0.0
 
@@ -184,6 +215,11 @@ def block_upstream(retry_after: float | None) -> float:
         cap = settings.LEADPING_BACKOFF_MAX_SECONDS
         retry_after = random.uniform(0.5, 1.0) * min(cap, 2.0**level)  # noqa: S311
     seconds = max(retry_after, 0.5)
+    client = _redis()
+    if client is not None:
+        blocked_key = cache.make_key(key("blocked-until"), version=CACHE_VERSION)
+        client.set(blocked_key, 1, px=max(1, round(seconds * 1000)))
+        return seconds
     cache.set(
         key("blocked-until"),
         time.time() + seconds,
@@ -211,13 +247,26 @@ _local_lock_guard = threading.Lock()
 
 def acquire_lock(name: str, *, ttl: float) -> int | None:
     """Take the lock `name` for at most `ttl` seconds; returns its token, or None if held."""
+    return acquire_lock_then_get(name, ttl=ttl)[0]
+
+
+def acquire_lock_then_get(
+    name: str, *, ttl: float, then_get: str | None = None
+) -> tuple[int | None, Any]:
+    """acquire_lock, then the cache's value for `then_get` as it is once the lock is taken
+    (one round trip on Redis): (token or None, value or None)."""
     # An int token is stored unpickled by RedisCache, so the release script can compare it.
     token = secrets.randbits(62)
     timeout = max(1, int(ttl + 0.999))
+    lock = key("lock", name)
+    backend = caches["default"]
+    if then_get is not None and hasattr(backend, "add_then_get"):
+        added, value = backend.add_then_get(lock, token, timeout, then_get, version=CACHE_VERSION)
+        return (token if added else None), value
     with _local_lock_guard:
-        if cache.add(key("lock", name), token, timeout=timeout, version=CACHE_VERSION):
-            return token
-    return None
+        added = cache.add(lock, token, timeout=timeout, version=CACHE_VERSION)
+    value = cache.get(then_get, version=CACHE_VERSION) if then_get is not None else None
+    return (token if added else None), value
 
 
 def lock_held(name: str) -> bool:

@@ -38,7 +38,8 @@ def test_a_zero_timeout_still_means_do_not_keep():
 
 @pytest.mark.django_db
 def test_a_session_deleted_by_another_worker_stops_working_here_within_the_ceiling(settings):
-    assert settings.SESSION_CACHE_ALIAS == "sessions"
+    if settings.SESSION_CACHE_ALIAS != "sessions":
+        pytest.skip("REDIS_URL is set: sessions are cached in Redis, shared by every process")
     session = SessionStore()
     session["_auth_user_id"] = "1"
     session.save()

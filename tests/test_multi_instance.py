@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit, urlunsplit
@@ -150,6 +151,16 @@ def scrape(base_url: str) -> str:
     return response.text
 
 
+def settled_scrape(base_url: str, series: str, expected: float, *, within: float = 5) -> str:
+    """A scrape once `series` reads `expected`: counters are written just after each response."""
+    deadline = time.monotonic() + within
+    text = scrape(base_url)
+    while sample(text, series) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        text = scrape(base_url)
+    return text
+
+
 def sample(text: str, series: str) -> float:
     match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
     assert match, f"{series} not in the scrape"
@@ -186,7 +197,7 @@ def test_concurrent_lookups_on_both_instances_make_one_upstream_call(instances, 
     assert [response.status_code for response in responses] == [200] * 8
     assert sandbox.stats()["by_event"] == {event_id: 1}
     # Either instance reports the counters of both.
-    text = scrape(second)
+    text = settled_scrape(second, 'leadping_lookups_total{outcome="found"}', 8)
     assert sample(text, 'leadping_upstream_calls_total{outcome="ok"}') == 1
     assert sample(text, 'leadping_lookups_total{outcome="found"}') == 8
     assert sample(text, "leadping_upstream_call_duration_seconds_count") == 1
@@ -199,8 +210,9 @@ def test_both_instances_spend_one_shared_call_budget(instances, sandbox):
     assert sandbox.stats()["requests"] == BUDGET_CALLS
     assert statuses.count(200) == BUDGET_CALLS
     assert statuses.count(429) == len(urls) - BUDGET_CALLS
-    text = scrape(instances[1])
-    assert sample(text, 'leadping_refused_calls_total{reason="budget"}') == len(urls) - BUDGET_CALLS
+    refused = len(urls) - BUDGET_CALLS
+    text = settled_scrape(instances[1], 'leadping_refused_calls_total{reason="budget"}', refused)
+    assert sample(text, 'leadping_refused_calls_total{reason="budget"}') == refused
 
 
 @pytest.mark.skipif(AUDIT_MODEL is None, reason="audit trail not built yet")
