@@ -275,3 +275,38 @@ def test_every_icon_the_presentation_layer_names_is_in_the_sprite():
         | {step.icon for step in build_timeline(detail, now=datetime(2024, 5, 1, tzinfo=UTC))}
     )
     assert used <= ICON_NAMES
+
+
+# --- page_url and asset: {% url %} and {% static %} looked up once a process ---------------
+
+
+def test_page_url_gives_what_url_gives():
+    rendered = Template(
+        "{% load desk %}{% page_url 'events:lookup' %}|{% url 'events:lookup' %}|"
+        "{% page_url 'password_change' %}|{% url 'password_change' %}"
+    ).render(Context())
+    first, second, third, fourth = rendered.split("|")
+    assert (first, third) == (second, fourth)
+
+
+def test_page_url_follows_the_script_prefix():
+    from django.urls import set_script_prefix
+
+    template = Template("{% load desk %}{% page_url 'events:lookup' %}")
+    try:
+        set_script_prefix("/desk/")
+        assert template.render(Context()) == "/desk/"
+    finally:
+        set_script_prefix("/")
+    assert template.render(Context()) == "/"
+
+
+def test_asset_gives_what_static_gives_and_follows_a_storage_change(settings):
+    template = Template(
+        "{% load static desk %}{% asset 'css/desk.css' %}|{% static 'css/desk.css' %}"
+    )
+    first, second = template.render(Context()).split("|")
+    assert first == second
+    settings.STATIC_URL = "/assets/"
+    first, second = template.render(Context()).split("|")
+    assert first == second == "/assets/css/desk.css"

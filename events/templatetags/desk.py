@@ -1,9 +1,14 @@
 """Template filters over events.presentation, and the {% icon %} tag for templates/icons.html."""
 
+import functools
 from datetime import UTC, datetime, timedelta
 
 from django import template
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.templatetags.static import static
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -97,6 +102,37 @@ def icon(name: str) -> SafeString:
         '<svg class="icon" aria-hidden="true"><use href="#i-{}"></use></svg>',
         known,
     )
+
+
+@register.simple_tag
+def page_url(name: str) -> str:
+    """{% url name %} for a page that takes no arguments (the menus), reversed once a process."""
+    return _reversed(name, get_script_prefix())
+
+
+@register.simple_tag
+def asset(path: str) -> str:
+    """{% static path %}, looked up once a process: the manifest does not change while it runs."""
+    return _asset_url(path)
+
+
+# Reversing and the manifest lookup cost tens of microseconds each, on every page.
+@functools.lru_cache(maxsize=128)
+def _reversed(name: str, script_prefix: str) -> str:
+    return reverse(name)
+
+
+@functools.lru_cache(maxsize=128)
+def _asset_url(path: str) -> str:
+    return static(path)
+
+
+@receiver(setting_changed)
+def _forget_urls(setting: str, **_: object) -> None:
+    if setting in {"ROOT_URLCONF", "FORCE_SCRIPT_NAME"}:
+        _reversed.cache_clear()
+    if setting in {"STORAGES", "STATIC_URL", "DEBUG"}:
+        _asset_url.cache_clear()
 
 
 @register.simple_tag
