@@ -111,10 +111,21 @@ def fetch_event_detail(
     budget = min(budget, within) if within is not None else budget
     started = time.monotonic()
     deadline = started + budget
+    session = _session()
     try:
-        response = _session().get(
+        # A prepared request sent on the session: Session.get would also merge cookies,
+        # environment proxies and hooks, none of which the desk uses (a few tenths of a ms).
+        request = requests.Request(
+            "GET",
             url,
-            headers={"Authorization": f"Bearer {settings.LEADPING_API_KEY}", **(headers or {})},
+            headers={
+                **session.headers,
+                "Authorization": f"Bearer {settings.LEADPING_API_KEY}",
+                **(headers or {}),
+            },
+        ).prepare()
+        response = session.send(
+            request,
             timeout=(
                 min(settings.LEADPING_CONNECT_TIMEOUT, budget),
                 min(settings.LEADPING_READ_TIMEOUT, budget),
