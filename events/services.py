@@ -133,7 +133,9 @@ def _lookup(event_id: str) -> EventSnapshot:
                     return stored.snapshot()
                 return _fetch(event_id, stale=entry, deadline=deadline)
             finally:
-                upstream.release_lock(event_id, token)
+                # After the answer is stored (deferred work runs in order); if the process
+                # dies first, the lock's own timeout frees it.
+                after_response.defer(partial(upstream.release_lock, event_id, token))
         upstream.count("coalesced_waits")
         outcome = _wait_for_other_caller(event_id, stale=entry, deadline=deadline)
         if outcome is not None:
@@ -156,12 +158,17 @@ def _store(event_id: str, detail: EventDetail) -> EventSnapshot:
         else settings.LEADPING_CACHE_LIVE_SECONDS
     )
     entry = _Entry(detail=detail, fetched_at=timezone.now(), fresh_until=time.time() + fresh_for)
+    # Stored once this viewer's page has gone out (at once outside a request): callers
+    # waiting for this lookup go on waiting until then, as the lock is released after it.
     # Kept past its freshness so that it can still be served, marked stale, if LeadPing fails.
-    cache.set(
-        upstream.key("event", event_id),
-        entry,
-        timeout=max(fresh_for, settings.LEADPING_STALE_SECONDS),
-        version=upstream.CACHE_VERSION,
+    after_response.defer(
+        partial(
+            cache.set,
+            upstream.key("event", event_id),
+            entry,
+            timeout=max(fresh_for, settings.LEADPING_STALE_SECONDS),
+            version=upstream.CACHE_VERSION,
+        )
     )
     # Waiting callers look at the answer before any failure mark; clearing it can wait.
     after_response.defer(
