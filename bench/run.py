@@ -130,7 +130,7 @@ class Setup:
 
     @property
     def described(self) -> str:
-        store = "Redis (cache, budget, locks, sessions)" if self.redis_url else "local-memory cache"
+        store = "Redis (answers, budget, locks)" if self.redis_url else "local-memory cache"
         return (
             f"{self.workers} worker{'s' * (self.workers > 1)} x {GUNICORN_THREADS} threads, "
             f"SQLite, {store}"

@@ -164,19 +164,17 @@ CACHES["fragments"] = {
 # instance applies here within this many seconds (in the process that made it, at once).
 LOCAL_COPY_SECONDS = 5
 
-# Sessions are "cached_db": read from a cache, written through to the database, so that a
-# Redis flush, eviction or restart logs nobody out (Redis holds disposable answers and
-# counters; it is not the place for the only copy of a login). With Redis, every instance
-# reads the same copy; without it, each process keeps its own for LOCAL_COPY_SECONDS.
+# Sessions are "cached_db": written to the database, read from a per-process copy kept for
+# LOCAL_COPY_SECONDS (a page then costs no query and no round trip for its login). Redis is
+# not used for them: a Redis flush, eviction or restart must log nobody out.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
-if not REDIS_URL:
-    CACHES["sessions"] = {
-        "BACKEND": "leadping_web.local_cache.ShortLivedLocMemCache",
-        "LOCATION": "leadping-desk-sessions",
-        "KEY_PREFIX": "desk-session",
-        "OPTIONS": {"MAX_ENTRIES": 5000, "MAX_TIMEOUT": LOCAL_COPY_SECONDS},
-    }
-    SESSION_CACHE_ALIAS = "sessions"
+SESSION_CACHE_ALIAS = "sessions"
+CACHES["sessions"] = {
+    "BACKEND": "leadping_web.local_cache.ShortLivedLocMemCache",
+    "LOCATION": "leadping-desk-sessions",
+    "KEY_PREFIX": "desk-session",
+    "OPTIONS": {"MAX_ENTRIES": 5000, "MAX_TIMEOUT": LOCAL_COPY_SECONDS},
+}
 # Users and their permissions, read by events.auth_backends.CachedModelBackend.
 CACHES["users"] = {
     "BACKEND": "leadping_web.local_cache.ShortLivedLocMemCache",
