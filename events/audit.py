@@ -5,9 +5,11 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
+from django.utils import timezone
 
 from events import after_response
 from events.models import LookupAudit
@@ -27,46 +29,47 @@ def record_lookup(
     outcome: str,
     event_type: str | None = None,
     status: str | None = None,
-) -> LookupAudit:
+) -> None:
     """Append one audit row for a lookup made by `request.user`.
 
-    The row is built (and timed) now and inserted right after the response has been sent:
-    the viewer does not wait for the INSERT (events.after_response).
+    What the row holds is taken now (its time included); the row is built and inserted right
+    after the response has been sent, so the viewer does not wait for it (events.after_response).
     """
     user = request.user if request.user.is_authenticated else None
-    row = LookupAudit(
-        user=user,
-        username=user.get_username() if user else "",
-        event_id=event_id[:_MAX_EVENT_ID],
-        kind=kind,
-        outcome=outcome,
-        event_type=(event_type or "")[:200],
-        status=(status or "")[:100],
-        client_ip=_client_ip(request),
-        user_agent=request.headers.get("User-Agent", "")[:_MAX_USER_AGENT],
-    )
-    after_response.defer(partial(_insert, row))
-    return row
+    fields = {
+        "at": timezone.now(),
+        "user": user,
+        "username": user.get_username() if user else "",
+        "event_id": event_id[:_MAX_EVENT_ID],
+        "kind": kind,
+        "outcome": outcome,
+        "event_type": (event_type or "")[:200],
+        "status": (status or "")[:100],
+        "client_ip": request.META.get("REMOTE_ADDR", ""),
+        "user_agent": request.headers.get("User-Agent", "")[:_MAX_USER_AGENT],
+    }
+    after_response.defer(partial(_insert, fields))
 
 
-def _insert(row: LookupAudit) -> None:
+def _insert(fields: dict[str, Any]) -> None:
     try:
+        row = LookupAudit(**fields)
+        row.client_ip = _valid_ip(fields["client_ip"])
         row.save(force_insert=True)
     except Exception:
         # Past the response nothing can be shown to the viewer: the log keeps the row.
         logger.exception(
             "could not write the audit row: at=%s user=%s kind=%s event_id=%s outcome=%s",
-            row.at.isoformat(),
-            row.username,
-            row.kind,
-            row.event_id,
-            row.outcome,
+            fields["at"].isoformat(),
+            fields["username"],
+            fields["kind"],
+            fields["event_id"],
+            fields["outcome"],
         )
 
 
-def _client_ip(request: HttpRequest) -> str | None:
-    """The peer address as the WSGI server saw it (a TLS proxy's, behind one)."""
-    address = request.META.get("REMOTE_ADDR", "")
+def _valid_ip(address: str) -> str | None:
+    """The peer address as the WSGI server saw it (a TLS proxy's, behind one), if valid."""
     try:
         return str(ipaddress.ip_address(address))
     except ValueError:
