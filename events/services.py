@@ -122,16 +122,17 @@ def _lookup(event_id: str) -> EventSnapshot:
         raise leadping.EventNotFound()
     upstream.count("cache_misses")
     while True:
-        # The previous holder may have stored its answer between our look and the lock.
-        token, stored = upstream.acquire_lock_then_get(
-            event_id, ttl=settings.LEADPING_REQUEST_DEADLINE + 1, then_get=event_key
+        # The lock, the call's budget token, and the answer as it is once the lock is ours:
+        # the previous holder may have stored it between our look and the lock.
+        token, spent, stored = upstream.lock_and_spend(
+            event_id, ttl=settings.LEADPING_REQUEST_DEADLINE + 1, entry_key=event_key
         )
         if token is not None:
             try:
                 stored = _as_entry(stored)
                 if stored is not None and stored.is_fresh:
                     return stored.snapshot()
-                return _fetch(event_id, stale=entry, deadline=deadline)
+                return _fetch(event_id, stale=entry, deadline=deadline, spent=spent)
             finally:
                 # After the answer is stored (deferred work runs in order); if the process
                 # dies first, the lock's own timeout frees it.
@@ -177,10 +178,15 @@ def _store(event_id: str, detail: EventDetail) -> EventSnapshot:
     return EventSnapshot(detail=detail, fetched_at=entry.fetched_at)
 
 
-def _fetch(event_id: str, *, stale: _Entry | None, deadline: float) -> EventSnapshot:
-    """Call LeadPing (with bounded retries) while holding the event's lock, and cache the answer."""
+def _fetch(
+    event_id: str, *, stale: _Entry | None, deadline: float, spent: tuple[str, float]
+) -> EventSnapshot:
+    """Call LeadPing (with bounded retries) while holding the event's lock, and cache the answer.
+
+    `spent` is the budget's verdict on the first call, given when the lock was taken.
+    """
     try:
-        detail = _call_with_retries(event_id, deadline=deadline)
+        detail = _call_with_retries(event_id, deadline=deadline, spent=spent)
     except leadping.EventNotFound:
         cache.set(
             upstream.key("missing", event_id),
@@ -201,10 +207,10 @@ def _fetch(event_id: str, *, stale: _Entry | None, deadline: float) -> EventSnap
     return _store(event_id, detail)
 
 
-def _call_with_retries(event_id: str, *, deadline: float) -> EventDetail:
+def _call_with_retries(event_id: str, *, deadline: float, spent: tuple[str, float]) -> EventDetail:
     attempt = 0
     while True:
-        _spend_budget()
+        _refuse_unless_allowed(*(spent if attempt == 0 else upstream.spend_call()))
         remaining = deadline - time.monotonic()
         try:
             with metrics.timed_upstream_call():
@@ -254,9 +260,8 @@ def _retry_pause(attempt: int) -> float:
     return random.uniform(0, 0.25 * 2**attempt)  # noqa: S311
 
 
-def _spend_budget() -> None:
+def _refuse_unless_allowed(verdict: str, seconds: float) -> None:
     """Refuse the call while LeadPing's Retry-After runs, or when the budget is spent."""
-    verdict, seconds = upstream.spend_call()
     if verdict == "blocked":
         upstream.count("retry_after_refusals")
         raise leadping.RateLimited("LeadPing asked the desk to slow down.", retry_after=seconds)

@@ -109,26 +109,45 @@ def reset_counters() -> None:
 # A bucket of `burst` tokens refilled at (calls - burst) / period per second: no window of
 # `period` seconds can ever see more than `calls` upstream calls. With ARGV[3] = 1, a running
 # Retry-After (KEYS[2], a key that expires with it) is looked at first and spends no token.
-# Returns {verdict, seconds}: {'ok', '0'}, {'budget', wait} or {'blocked', left}.
-_SPEND_LUA = """
-if ARGV[3] == '1' then
-  local blocked = redis.call('PTTL', KEYS[2])
-  if blocked > 0 then return {'blocked', tostring(blocked / 1000)} end
+# spend() gives the verdict and seconds: 'ok' 0, 'budget' wait, or 'blocked' time left.
+_SPEND_FUNCTION = """
+local function spend()
+  if ARGV[3] == '1' then
+    local blocked = redis.call('PTTL', KEYS[2])
+    if blocked > 0 then return 'blocked', blocked / 1000 end
+  end
+  local capacity = tonumber(ARGV[1])
+  local rate = tonumber(ARGV[2])
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+  local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+  local tokens = tonumber(state[1]) or capacity
+  local at = tonumber(state[2]) or now
+  tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+  local verdict, wait = 'ok', 0
+  if tokens >= 1 then tokens = tokens - 1 else verdict, wait = 'budget', (1 - tokens) / rate end
+  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+  redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 60)
+  return verdict, wait
 end
-local capacity = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1]) or capacity
-local at = tonumber(state[2]) or now
-tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
-local verdict, wait = 'ok', 0
-if tokens >= 1 then tokens = tokens - 1 else verdict, wait = 'budget', (1 - tokens) / rate end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 60)
-return {verdict, tostring(wait)}
 """
+_SPEND_LUA = (
+    _SPEND_FUNCTION
+    + """
+local verdict, seconds = spend()
+return {verdict, tostring(seconds)}
+"""
+)
+# Take an event's lock (KEYS[3], token ARGV[4], for ARGV[5] seconds) and, if it was free,
+# spend the call it is for and read the event's entry (KEYS[4]) as it is now: one round trip.
+_LOCK_AND_SPEND_LUA = (
+    _SPEND_FUNCTION
+    + """
+if not redis.call('SET', KEYS[3], ARGV[4], 'NX', 'EX', ARGV[5]) then return {0} end
+local verdict, seconds = spend()
+return {1, verdict, tostring(seconds), redis.call('GET', KEYS[4])}
+"""
+)
 
 _local_bucket_lock = threading.Lock()
 _local_bucket: dict[str, float] = {}
@@ -247,26 +266,54 @@ _local_lock_guard = threading.Lock()
 
 def acquire_lock(name: str, *, ttl: float) -> int | None:
     """Take the lock `name` for at most `ttl` seconds; returns its token, or None if held."""
-    return acquire_lock_then_get(name, ttl=ttl)[0]
+    # An int token is stored unpickled by RedisCache, so the release script can compare it.
+    token = secrets.randbits(62)
+    timeout = max(1, int(ttl + 0.999))
+    with _local_lock_guard:
+        if cache.add(key("lock", name), token, timeout=timeout, version=CACHE_VERSION):
+            return token
+    return None
 
 
-def acquire_lock_then_get(
-    name: str, *, ttl: float, then_get: str | None = None
-) -> tuple[int | None, Any]:
-    """acquire_lock, then the cache's value for `then_get` as it is once the lock is taken
-    (one round trip on Redis): (token or None, value or None)."""
+def lock_and_spend(
+    name: str, *, ttl: float, entry_key: str
+) -> tuple[int | None, tuple[str, float], Any]:
+    """Take the lock `name` and, if it was free, spend the upstream call it is for.
+
+    Returns (token or None if the lock is held, spend_call()'s verdict, the cache's value for
+    `entry_key` once the lock is taken); one round trip on Redis. If that value turns out
+    fresh (another caller stored it just before), the spent token was not needed: a rare race
+    that costs capacity, never an extra call.
+    """
     # An int token is stored unpickled by RedisCache, so the release script can compare it.
     token = secrets.randbits(62)
     timeout = max(1, int(ttl + 0.999))
     lock = key("lock", name)
-    backend = caches["default"]
-    if then_get is not None and hasattr(backend, "add_then_get"):
-        added, value = backend.add_then_get(lock, token, timeout, then_get, version=CACHE_VERSION)
-        return (token if added else None), value
+    client = _redis()
+    if client is not None:
+        capacity, rate = _bucket_shape()
+        reply = client.eval(
+            _LOCK_AND_SPEND_LUA,
+            4,
+            cache.make_key(key("budget"), version=CACHE_VERSION),
+            cache.make_key(key("blocked-until"), version=CACHE_VERSION),
+            cache.make_key(lock, version=CACHE_VERSION),
+            cache.make_key(entry_key, version=CACHE_VERSION),
+            capacity,
+            rate,
+            1,
+            token,
+            timeout,
+        )
+        if not reply[0]:
+            return None, ("ok", 0.0), None
+        verdict = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+        raw = reply[3] if len(reply) > 3 else None
+        return token, (verdict, float(reply[2])), caches["default"].decode(raw)
     with _local_lock_guard:
-        added = cache.add(lock, token, timeout=timeout, version=CACHE_VERSION)
-    value = cache.get(then_get, version=CACHE_VERSION) if then_get is not None else None
-    return (token if added else None), value
+        if not cache.add(lock, token, timeout=timeout, version=CACHE_VERSION):
+            return None, ("ok", 0.0), None
+    return token, spend_call(), cache.get(entry_key, version=CACHE_VERSION)
 
 
 def lock_held(name: str) -> bool:

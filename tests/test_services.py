@@ -166,15 +166,13 @@ def test_a_caller_that_gets_the_lock_after_another_stored_the_answer_makes_no_ca
     upstream_mock, monkeypatch
 ):
     upstream_mock.get(url(FINAL), json=body(FINAL))
-    take_lock = upstream.acquire_lock_then_get
+    take_lock = upstream.lock_and_spend
 
     def lock_taken_just_after_another_caller_finished(name, **kwargs):
         services._store(FINAL, parse_event_detail(body(FINAL), requested_id=FINAL))
         return take_lock(name, **kwargs)
 
-    monkeypatch.setattr(
-        upstream, "acquire_lock_then_get", lock_taken_just_after_another_caller_finished
-    )
+    monkeypatch.setattr(upstream, "lock_and_spend", lock_taken_just_after_another_caller_finished)
     snapshot = services.lookup_event(event_id=FINAL)
     assert len(upstream_mock.calls) == 0
     assert snapshot.from_cache
