@@ -9,7 +9,7 @@ class EventsConfig(AppConfig):
     verbose_name = "LeadPing events"
 
     def ready(self) -> None:
-        from events import auth_backends, checks, middleware  # noqa: F401 - checks and signals
+        from events import auth_cache, checks, middleware  # noqa: F401 - checks and signals
 
         if settings.LOG_FORMAT == "json":
             # Python warnings (whitenoise's, say) must be JSON lines too, not bare stderr text.

@@ -73,7 +73,9 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, reading each user and their permissions from a per-process copy kept for
+    # LOCAL_COPY_SECONDS while it matches the session (events/auth_cache.py).
+    "events.auth_cache.CachedAuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -175,7 +177,7 @@ CACHES["sessions"] = {
     "KEY_PREFIX": "desk-session",
     "OPTIONS": {"MAX_ENTRIES": 5000, "MAX_TIMEOUT": LOCAL_COPY_SECONDS},
 }
-# Users and their permissions, read by events.auth_backends.CachedModelBackend.
+# Users and their permissions, read by events.auth_cache.CachedAuthenticationMiddleware.
 CACHES["users"] = {
     "BACKEND": "leadping_web.local_cache.ShortLivedLocMemCache",
     "LOCATION": "leadping-desk-users",
@@ -186,8 +188,7 @@ CACHES["users"] = {
 AUTHENTICATION_BACKENDS = [
     # First, so that a locked-out username/IP pair is refused before any password check.
     "axes.backends.AxesStandaloneBackend",
-    # ModelBackend, keeping each user and their permissions for LOCAL_COPY_SECONDS.
-    "events.auth_backends.CachedModelBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 # Login throttling: after AXES_FAILURE_LIMIT failures for one username from one address,
 # that pair is locked out for AXES_COOLOFF_MINUTES (a team admin can unlock it in the admin).

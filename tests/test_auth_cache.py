@@ -58,3 +58,34 @@ def test_a_change_made_by_another_process_applies_within_the_window(
     later = time.time() + settings.LOCAL_COPY_SECONDS + 1
     with mock.patch("time.time", return_value=later):
         assert staff_client.get(LOOKUP).status_code == 302
+
+
+def test_a_session_updated_for_a_new_password_elsewhere_stays_logged_in(staff_client, staff_user):
+    """Another instance changed the password and re-hashed this session: the stale copy
+    here must not log the session out."""
+    from django.contrib.auth import HASH_SESSION_KEY
+    from django.contrib.auth.hashers import make_password
+
+    assert staff_client.get(LOOKUP).status_code == 200  # this process's copy: old password
+    new_password = make_password("a-new-password-for-sam")
+    get_user_model().objects.filter(pk=staff_user.pk).update(password=new_password)
+    staff_user.password = new_password
+    session = staff_client.session
+    session[HASH_SESSION_KEY] = staff_user.get_session_auth_hash()
+    session.save()
+
+    assert staff_client.get(LOOKUP).status_code == 200
+
+
+def test_a_session_of_an_old_password_is_logged_out_once_the_copy_expires(
+    staff_client, staff_user, settings
+):
+    from django.contrib.auth.hashers import make_password
+
+    assert staff_client.get(LOOKUP).status_code == 200
+    new_password = make_password("a-new-password-for-sam")
+    get_user_model().objects.filter(pk=staff_user.pk).update(password=new_password)
+
+    later = time.time() + settings.LOCAL_COPY_SECONDS + 1
+    with mock.patch("time.time", return_value=later):
+        assert staff_client.get(LOOKUP).status_code == 302
