@@ -326,6 +326,8 @@ class _HTTPServer6(_HTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The event a detail request is counted for, as its answer goes out (see _send).
+    _counting: str | None = None
     # No client speaks HTTP/0.9: answer even a garbled request line with a status line and
     # headers, rather than the bare body http.server sends an HTTP/0.9 request.
     default_request_version = "HTTP/1.1"
@@ -361,6 +363,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         self._responded = False
+        self._counting = None
         self._discard_body()
         sandbox = self.server.sandbox
         try:
@@ -383,8 +386,10 @@ class _Handler(BaseHTTPRequestHandler):
         segments = path.split("/")
         if len(segments) == 4 and segments[:2] == ["", "events"] and segments[3] == "detail":
             if self._allow("GET"):
-                event_id = unquote(segments[2])
-                self.server.sandbox._record(event_id, self._event_detail(event_id))
+                # Counted as the answer goes out, not after: a client that has its answer
+                # and asks for the stats or a reset must find this request counted.
+                self._counting = unquote(segments[2])
+                self._event_detail(self._counting)
         elif path == "/_sandbox/stats":
             if self._allow("GET"):
                 self._send(200, _json(self.server.sandbox.stats()), JSON_TYPE)
@@ -458,6 +463,9 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] | None = None,
     ) -> int:
         self._responded = True
+        if self._counting is not None:
+            self.server.sandbox._record(self._counting, status)
+            self._counting = None
         self.send_response(status)
         if content_type:
             self.send_header("Content-Type", content_type)
