@@ -97,11 +97,14 @@ def direction(value: str | None) -> str:
 @register.simple_tag
 def icon(name: str) -> SafeString:
     """{% icon "check" %} -> an inline <svg> using the sprite symbol, the generic one if unknown."""
-    known = name if isinstance(name, str) and name in ICON_NAMES else GENERIC_ICON
-    return format_html(
-        '<svg class="icon" aria-hidden="true"><use href="#i-{}"></use></svg>',
-        known,
-    )
+    return _ICONS[name if isinstance(name, str) and name in _ICONS else GENERIC_ICON]
+
+
+# Built once: a page shows a score of icons, and each name has one markup.
+_ICONS = {
+    name: format_html('<svg class="icon" aria-hidden="true"><use href="#i-{}"></use></svg>', name)
+    for name in ICON_NAMES
+}
 
 
 @register.simple_tag
@@ -146,7 +149,7 @@ def copyable(value: object, label: str) -> SafeString:
         'title="Copy {label}">{icon}</button></span>',
         value=value,
         label=label,
-        icon=icon("copy"),
+        icon=_ICONS["copy"],
     )
 
 
@@ -182,7 +185,7 @@ def phone_number(raw: object, masked: bool) -> SafeString:
         region=format_html(' <span class="muted">{}</span>', region) if region else "",
         unusual=_UNUSUAL_NUMBER if not number.valid else "",
         e164=number.e164,
-        icon=icon("copy"),
+        icon=_ICONS["copy"],
     )
 
 
