@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -16,6 +17,7 @@ import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 
+from events import after_response
 from events.detail import EventDetail, parse_event_detail
 from events.event_ids import validate_event_id
 
@@ -153,7 +155,19 @@ def fetch_event_detail(
 
 def _log(event_id: str, outcome: str, started: float) -> None:
     elapsed_ms = (time.monotonic() - started) * 1000
-    logger.info("leadping GET event detail id=%s outcome=%s %.0fms", event_id, outcome, elapsed_ms)
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    # The record is made now (its time is the call's); writing it out waits for the response.
+    record = logger.makeRecord(
+        logger.name,
+        logging.INFO,
+        __file__,
+        0,
+        "leadping GET event detail id=%s outcome=%s %.0fms",
+        (event_id, outcome, elapsed_ms),
+        None,
+    )
+    after_response.defer(partial(logger.handle, record))
 
 
 def _read_body(response: requests.Response, deadline: float) -> bytes:
