@@ -268,9 +268,8 @@ def acquire_lock(name: str, *, ttl: float) -> int | None:
     """Take the lock `name` for at most `ttl` seconds; returns its token, or None if held."""
     # An int token is stored unpickled by RedisCache, so the release script can compare it.
     token = secrets.randbits(62)
-    timeout = max(1, int(ttl + 0.999))
     with _local_lock_guard:
-        if cache.add(key("lock", name), token, timeout=timeout, version=CACHE_VERSION):
+        if cache.add(key("lock", name), token, timeout=_lock_seconds(ttl), version=CACHE_VERSION):
             return token
     return None
 
@@ -285,35 +284,36 @@ def lock_and_spend(
     fresh (another caller stored it just before), the spent token was not needed: a rare race
     that costs capacity, never an extra call.
     """
-    # An int token is stored unpickled by RedisCache, so the release script can compare it.
-    token = secrets.randbits(62)
-    timeout = max(1, int(ttl + 0.999))
-    lock = key("lock", name)
     client = _redis()
-    if client is not None:
-        capacity, rate = _bucket_shape()
-        reply = client.eval(
-            _LOCK_AND_SPEND_LUA,
-            4,
-            cache.make_key(key("budget"), version=CACHE_VERSION),
-            cache.make_key(key("blocked-until"), version=CACHE_VERSION),
-            cache.make_key(lock, version=CACHE_VERSION),
-            cache.make_key(entry_key, version=CACHE_VERSION),
-            capacity,
-            rate,
-            1,
-            token,
-            timeout,
-        )
-        if not reply[0]:
+    if client is None:
+        token = acquire_lock(name, ttl=ttl)
+        if token is None:
             return None, ("ok", 0.0), None
-        verdict = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
-        raw = reply[3] if len(reply) > 3 else None
-        return token, (verdict, float(reply[2])), caches["default"].decode(raw)
-    with _local_lock_guard:
-        if not cache.add(lock, token, timeout=timeout, version=CACHE_VERSION):
-            return None, ("ok", 0.0), None
-    return token, spend_call(), cache.get(entry_key, version=CACHE_VERSION)
+        return token, spend_call(), cache.get(entry_key, version=CACHE_VERSION)
+    token = secrets.randbits(62)
+    capacity, rate = _bucket_shape()
+    reply = client.eval(
+        _LOCK_AND_SPEND_LUA,
+        4,
+        cache.make_key(key("budget"), version=CACHE_VERSION),
+        cache.make_key(key("blocked-until"), version=CACHE_VERSION),
+        cache.make_key(key("lock", name), version=CACHE_VERSION),
+        cache.make_key(entry_key, version=CACHE_VERSION),
+        capacity,
+        rate,
+        1,
+        token,
+        _lock_seconds(ttl),
+    )
+    if not reply[0]:
+        return None, ("ok", 0.0), None
+    verdict = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+    raw = reply[3] if len(reply) > 3 else None
+    return token, (verdict, float(reply[2])), caches["default"].decode(raw)
+
+
+def _lock_seconds(ttl: float) -> int:
+    return max(1, int(ttl + 0.999))
 
 
 def lock_held(name: str) -> bool:
