@@ -6,6 +6,7 @@ live event; page latency against a direct upstream call; cached-page throughput;
 bytes of a poll answer and of a first view. Exits non-zero only if the harness failed.
 """
 
+import math
 import os
 import platform
 import secrets
@@ -169,6 +170,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     started = time.monotonic()
     load_before = os.getloadavg()[0]
+    speed_before = python_speed_ms()
     setup = choose_setup(sys.argv[1:])
     try:
         with (
@@ -186,7 +188,8 @@ def main() -> int:
         if setup.redis_url:
             deleted = delete_redis_keys(setup.redis_url, setup.key_prefix)
             _progress(f"deleted this run's {deleted} keys ({setup.key_prefix}:*) from Redis")
-    print(_header(load_before, os.getloadavg()[0], setup), end="\n\n")
+    speed = (speed_before, python_speed_ms())
+    print(_header(load_before, os.getloadavg()[0], speed, setup), end="\n\n")
     print(render_table(build_rows(results)))
     print(_footnotes(results, time.monotonic() - started))
     return 0
@@ -499,11 +502,26 @@ def _asset_name(asset: Transfer) -> str:
     return f"{'.'.join(stem_parts)}.{extension}{plain}"
 
 
-def _header(load_before: float, load_after: float, setup: Setup) -> str:
+def python_speed_ms() -> float:
+    """How fast this machine runs Python right now: the best of 5 sum(range(10**6)), in ms.
+
+    Machines of one kind differ, and one machine's speed drifts with its neighbours' load;
+    every figure of the table scales with this one, so runs compare only beside it.
+    """
+    best = math.inf
+    for _ in range(5):
+        started = time.perf_counter()
+        sum(range(1_000_000))
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
+def _header(load_before: float, load_after: float, speed: tuple[float, float], setup: Setup) -> str:
     return (
         f"LeadPing Event Desk benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
         f"{os.cpu_count()} CPUs (load average {load_before:.1f} before, {load_after:.1f} "
-        f"after), Python {platform.python_version()},\ngunicorn {version('gunicorn')} "
+        f"after; sum(range(10**6)) in {speed[0]:.1f} ms before, {speed[1]:.1f} ms after),\n"
+        f"Python {platform.python_version()}, gunicorn {version('gunicorn')} "
         f"({setup.described}), Django {version('django')}, DEBUG off; "
         f"LeadPing sandbox with {SANDBOX_LATENCY_MS} ms latency;\n"
         f"viewers poll every {POLL_SECONDS} s for {POLL_WINDOW_SECONDS} s, each K on a fresh "
