@@ -42,15 +42,21 @@ def record_lookup(
         "at": timezone.now(),
         "user": user,
         "username": user.get_username() if user else "",
-        "event_id": event_id[:_MAX_EVENT_ID],
+        "event_id": _storable(event_id, _MAX_EVENT_ID),
         "kind": kind,
         "outcome": outcome,
-        "event_type": (event_type or "")[:200],
-        "status": (status or "")[:100],
+        "event_type": _storable(event_type, 200),
+        "status": _storable(status, 100),
         "client_ip": request.META.get("REMOTE_ADDR", ""),
-        "user_agent": request.headers.get("User-Agent", "")[:_MAX_USER_AGENT],
+        "user_agent": _storable(request.headers.get("User-Agent"), _MAX_USER_AGENT),
     }
     after_response.defer(partial(_insert, fields))
+
+
+def _storable(text: str | None, limit: int) -> str:
+    """Text as every database can keep it: cut to `limit`, NUL (which PostgreSQL refuses in
+    text) shown as U+FFFD. What was typed and what LeadPing sent both end up here."""
+    return (text or "")[:limit].replace("\x00", "\ufffd")
 
 
 def _insert(fields: dict[str, Any]) -> None:

@@ -7,10 +7,16 @@ type or an unreadable timestamp degrades that one field (listed in `problems`), 
 """
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+# A lone UTF-16 surrogate, as an escape in JSON text (\ud800) or as bytes that json decodes
+# with surrogatepass (ED A0 80): Python keeps it in a str that cannot be encoded to UTF-8.
+_SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Timestamps outside these years are placeholders (.NET's 0001-01-01) or garbage; showing
 # them as dates would mislead and converting them between zones can overflow.
@@ -114,6 +120,30 @@ LIFECYCLE_FIELDS: dict[str, str] = {
 }
 
 
+def load_json(text: str | bytes) -> Any:
+    """json.loads for LeadPing's text, with every lone surrogate replaced by U+FFFD.
+
+    JSON may escape half of a surrogate pair on its own ("\\udfff"); json.loads keeps it, and
+    the page, the download and the cache would then fail to encode it. Raises ValueError or
+    RecursionError as json.loads does.
+    """
+    value = json.loads(text)
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if json.detect_encoding(raw) == "utf-8" and not _SURROGATE_HINT.search(raw):
+        return value
+    return _without_surrogates(value)
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_surrogates(item) for item in value]
+    return value
+
+
 def parse_event_detail(payload: Any, *, requested_id: str) -> EventDetail:
     """Build an EventDetail from the decoded JSON body; the body must be a JSON object."""
     if not isinstance(payload, Mapping):
@@ -204,7 +234,7 @@ def _full_payload(value: Any, problems: list[str]) -> str | None:
         return None
     if isinstance(value, str):
         try:
-            decoded = json.loads(value)
+            decoded = load_json(value)
         except (ValueError, RecursionError):
             return value
         if not isinstance(decoded, dict | list):

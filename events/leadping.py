@@ -3,7 +3,6 @@
 Contract: ../shared/leadping-api/event-detail-reference.txt and README.md beside it.
 """
 
-import json
 import logging
 import threading
 import time
@@ -18,7 +17,7 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 
 from events import after_response
-from events.detail import EventDetail, parse_event_detail
+from events.detail import EventDetail, load_json, parse_event_detail
 from events.event_ids import validate_event_id
 
 logger = logging.getLogger(__name__)
@@ -191,7 +190,7 @@ def _read_body(response: requests.Response, deadline: float) -> bytes:
 
 def _decode_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return load_json(body)
     except (ValueError, RecursionError):
         raise BadPayload("LeadPing's answer is not valid JSON.") from None
 
@@ -207,7 +206,7 @@ def _parse_success(body: bytes, event_id: str) -> EventDetail:
 def _problem_detail(body: bytes) -> str | None:
     """The `detail` (or `title`) of an RFC 9457 problem body, if there is a readable one."""
     try:
-        problem = json.loads(body)
+        problem = load_json(body)
     except (ValueError, RecursionError):
         return None
     if not isinstance(problem, dict):

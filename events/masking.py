@@ -11,7 +11,7 @@ from typing import Any
 
 import phonenumbers
 
-from events.detail import EventDetail
+from events.detail import EventDetail, load_json
 
 MASK = "•••"
 _KEPT_DIGITS = 4
@@ -63,7 +63,7 @@ def _mask_optional(value: str | None) -> str | None:
 def _mask_json_text(text: str, *, region: str) -> str:
     """Mask phone fields by name and numbers inside every string of a JSON document."""
     try:
-        document = json.loads(text)
+        document = load_json(text)
     except (ValueError, RecursionError):
         return mask_text(text, region=region)
     try:

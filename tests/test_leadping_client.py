@@ -151,6 +151,45 @@ def test_it_raises_bad_payload_for_a_200_it_cannot_read(upstream, body):
         leadping.fetch_event_detail(EVENT_ID)
 
 
+@pytest.mark.parametrize(
+    "half_pair",
+    [
+        b"\\ud800",  # an escaped high surrogate with no low one after it
+        b"\\uDFFF",  # an escaped low surrogate alone, in upper case
+        b"\xed\xa0\x80",  # a surrogate encoded as UTF-8 bytes (json decodes surrogatepass)
+    ],
+)
+def test_it_replaces_lone_surrogates_which_no_page_could_encode(upstream, half_pair):
+    body = (
+        b'{"id": "%s", "summary": "before %s after", "status": "Sent%s", "%s": 1, '
+        b'"fullPayload": "{\\"note\\": \\"x%s\\"}"}'
+        % (EVENT_ID.encode(), half_pair, half_pair, half_pair, half_pair)
+    )
+    upstream.get(URL, status=200, body=body, content_type="application/json")
+
+    detail = leadping.fetch_event_detail(EVENT_ID)
+
+    assert detail.summary == "before \ufffd after"
+    assert detail.status == "Sent\ufffd"
+    assert '"note": "x\ufffd"' in detail.full_payload
+    # Everything the desk shows or caches can now be written as UTF-8.
+    for text in (detail.summary, detail.status, detail.raw_json, detail.full_payload):
+        text.encode("utf-8")
+
+
+def test_a_surrogate_pair_stays_the_character_it_spells(upstream):
+    body = b'{"id": "%s", "summary": "\\ud83d\\ude00"}' % EVENT_ID.encode()
+    upstream.get(URL, status=200, body=body, content_type="application/json")
+    assert leadping.fetch_event_detail(EVENT_ID).summary == "\N{GRINNING FACE}"
+
+
+def test_an_error_detail_with_a_lone_surrogate_is_shown_replaced(upstream):
+    upstream.get(URL, status=500, body=b'{"detail": "broke \\udc00 here"}')
+    with pytest.raises(leadping.UpstreamUnavailable) as caught:
+        leadping.fetch_event_detail(EVENT_ID)
+    assert caught.value.message.endswith("broke \ufffd here")
+
+
 def test_it_refuses_an_answer_larger_than_the_cap(upstream):
     huge = '{"id": "x", "summary": "' + "a" * (leadping.MAX_BODY_BYTES + 10) + '"}'
     upstream.get(URL, status=200, body=huge, content_type="application/json")

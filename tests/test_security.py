@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.debug import ExceptionReporter
 
 from events import leadping
+from events.models import LookupAudit
 from events.services import EventSnapshot
 from tests.conftest import TEST_API_BASE, TEST_API_KEY, event_from, payload
 
@@ -221,3 +222,51 @@ def test_the_api_key_is_hidden_in_error_reports():
     except leadping.UpstreamUnavailable:
         report = ExceptionReporter(request, *sys.exc_info()).get_traceback_text()
     assert TEST_API_KEY not in report
+
+
+# --- text no database or page can hold ------------------------------------------------------
+
+
+@pytest.mark.parametrize("viewer", ["staff_client", "masked_client"])
+def test_an_answer_with_a_lone_surrogate_renders_everywhere(viewer, request):
+    client = request.getfixturevalue(viewer)
+    body = json.dumps(
+        {
+            **payload("sms_delivered.json"),
+            "status": "InProgress",
+            "summary": "half \ud800 pair",
+            "fullPayload": json.dumps({"to": "+15125550147", "note": "\udfff"}),
+        }
+    )
+    with responses.RequestsMock() as upstream:
+        upstream.get(f"{TEST_API_BASE}/events/{SMS_ID}/detail", body=body)
+        page = client.get(reverse("events:detail", args=[SMS_ID]))
+        poll = client.get(reverse("events:status", args=[SMS_ID]), headers={"HX-Request": "true"})
+        raw = client.get(reverse("events:raw", args=[SMS_ID]))
+
+    assert (page.status_code, poll.status_code, raw.status_code) == (200, 200, 200)
+    assert "half \ufffd pair".encode() in page.content
+    assert "\ufffd".encode() in raw.content
+
+
+def test_nul_in_what_leadping_sent_or_staff_typed_is_kept_in_the_audit_trail(staff_client):
+    with responses.RequestsMock() as upstream:
+        upstream.get(
+            f"{TEST_API_BASE}/events/{SMS_ID}/detail",
+            json={
+                **payload("sms_delivered.json"),
+                "status": "Completed\x00",
+                "timelineType": "S\x00",
+            },
+        )
+        assert staff_client.get(reverse("events:detail", args=[SMS_ID])).status_code == 200
+    typed = staff_client.get(
+        reverse("events:lookup"), {"q": "no id\x00 here"}, HTTP_USER_AGENT="x\x00"
+    )
+    assert typed.status_code == 400
+
+    rows = {row.kind: row for row in LookupAudit.objects.all()}
+    # PostgreSQL refuses NUL in text: the rows are written with U+FFFD in its place.
+    assert (rows["page"].status, rows["page"].event_type) == ("Completed\ufffd", "S\ufffd")
+    assert rows["search"].event_id == "no id\ufffd here"
+    assert rows["search"].user_agent == "x\ufffd"
