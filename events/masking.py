@@ -28,62 +28,91 @@ def mask_number(value: str) -> str:
     return f"{MASK}{''.join(digits[-_KEPT_DIGITS:])}"
 
 
-def mask_text(text: str, *, region: str) -> str:
-    """Mask every phone number phonenumbers can find in free text."""
-    if not text or not any(ch.isdigit() for ch in text):
+# phonenumbers' matcher finds numbers as people write them, but reads about a megabyte of
+# text a second here. It reads at most this much of one event; the rest (a hostile answer,
+# hundreds of kilobytes of text) is masked by pattern: any run of 7 or more digits.
+MATCHER_BUDGET = 20_000
+_DIGIT = re.compile(r"\d")
+_DIGIT_RUN = re.compile(r"\+?\d(?:[\s().\-/]{0,3}\d){6,}")
+
+
+class _Masker:
+    """Masks the texts of one event, sharing one budget of text for phonenumbers' matcher."""
+
+    def __init__(self, region: str, budget: int = MATCHER_BUDGET) -> None:
+        self.region = region
+        self.budget = budget
+
+    def text(self, text: str) -> str:
+        if not text or not _DIGIT.search(text):
+            return text
+        read = text[: max(self.budget, 0)]
+        self.budget -= len(read)
+        return self._by_matcher(read) + _DIGIT_RUN.sub(_masked_match, text[len(read) :])
+
+    def _by_matcher(self, text: str) -> str:
+        if not text:
+            return text
+        try:
+            matches = list(phonenumbers.PhoneNumberMatcher(text, self.region))
+        except Exception:
+            return _DIGIT_RUN.sub(_masked_match, text)
+        for match in reversed(matches):
+            text = text[: match.start] + mask_number(match.raw_string) + text[match.end :]
         return text
-    try:
-        matches = list(phonenumbers.PhoneNumberMatcher(text[:10000], region))
-    except Exception:
-        return mask_number(text)
-    for match in reversed(matches):
-        text = text[: match.start] + mask_number(match.raw_string) + text[match.end :]
-    return text
+
+    def json_text(self, text: str) -> str:
+        """Mask phone fields by name and numbers inside every string of a JSON document."""
+        try:
+            document = load_json(text)
+        except (ValueError, RecursionError):
+            return self.text(text)
+        try:
+            masked = self._json_value(document, key=None)
+            return json.dumps(masked, indent=2, ensure_ascii=False)
+        except RecursionError:
+            return MASK
+
+    def _json_value(self, value: Any, *, key: str | None) -> Any:
+        if isinstance(value, dict):
+            return {k: self._json_value(v, key=str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._json_value(item, key=key) for item in value]
+        if isinstance(value, str):
+            if key is not None and _PHONE_KEY.search(key):
+                return mask_number(value)
+            if key == "fullPayload":
+                return self.json_text(value)
+            return self.text(value)
+        if isinstance(value, int | float) and key is not None and _PHONE_KEY.search(key):
+            return mask_number(str(value))
+        return value
+
+
+def _masked_match(match: re.Match[str]) -> str:
+    return mask_number(match.group())
+
+
+def mask_text(text: str, *, region: str) -> str:
+    """Mask every phone number in free text (by pattern past MATCHER_BUDGET characters)."""
+    return _Masker(region).text(text)
 
 
 def mask_phone_numbers(detail: EventDetail, *, region: str) -> EventDetail:
     """A copy of `detail` whose phone numbers show only their last four digits."""
+    masker = _Masker(region)
     changes: dict[str, Any] = {
         "from_phone_number": _mask_optional(detail.from_phone_number),
         "to_phone_number": _mask_optional(detail.to_phone_number),
-        "raw_json": _mask_json_text(detail.raw_json, region=region),
     }
     for name in _FREE_TEXT_FIELDS:
         value = getattr(detail, name)
-        changes[name] = mask_text(value, region=region) if value else value
+        changes[name] = masker.text(value) if value else value
+    changes["raw_json"] = masker.json_text(detail.raw_json)
     if detail.full_payload:
-        changes["full_payload"] = _mask_json_text(detail.full_payload, region=region)
+        changes["full_payload"] = masker.json_text(detail.full_payload)
     return dataclasses.replace(detail, **changes)
 
 
 def _mask_optional(value: str | None) -> str | None:
     return mask_number(value) if value else value
-
-
-def _mask_json_text(text: str, *, region: str) -> str:
-    """Mask phone fields by name and numbers inside every string of a JSON document."""
-    try:
-        document = load_json(text)
-    except (ValueError, RecursionError):
-        return mask_text(text, region=region)
-    try:
-        masked = _mask_json_value(document, key=None, region=region)
-        return json.dumps(masked, indent=2, ensure_ascii=False)
-    except RecursionError:
-        return MASK
-
-
-def _mask_json_value(value: Any, *, key: str | None, region: str) -> Any:
-    if isinstance(value, dict):
-        return {k: _mask_json_value(v, key=str(k), region=region) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask_json_value(item, key=key, region=region) for item in value]
-    if isinstance(value, str):
-        if key is not None and _PHONE_KEY.search(key):
-            return mask_number(value)
-        if key == "fullPayload":
-            return _mask_json_text(value, region=region)
-        return mask_text(value, region=region)
-    if isinstance(value, int | float) and key is not None and _PHONE_KEY.search(key):
-        return mask_number(str(value))
-    return value

@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 from unittest import mock
 
+import phonenumbers
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
@@ -13,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from events import leadping
+from events import leadping, masking
 from events.models import AppendOnlyError, LookupAudit, Preferences
 from events.services import EventSnapshot
 from tests.conftest import event_from, role
@@ -76,6 +77,39 @@ def test_masking_also_covers_the_fragment_and_the_download(masked_client, lookup
         assert b"4155550132" not in response.content
         assert b"442079460958" not in response.content
     assert "•••0132" in download.content.decode()
+
+
+def test_a_number_past_what_the_matcher_reads_is_masked_too(masked_client, lookup_event):
+    lookup_event.return_value = snapshot(
+        summary="x" * (masking.MATCHER_BUDGET + 100) + " call +1 415-555-0177 back"
+    )
+    html = masked_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    assert "415-555-0177" not in html
+    assert "•••0177 back" in html
+
+
+def test_a_huge_answer_is_masked_within_the_matchers_budget(masked_client, lookup_event):
+    numbers = [f"+1 415-555-{n:04}" for n in range(2000)]
+    lookup_event.return_value = snapshot(
+        description=" ".join(f"call {number} now" for number in numbers)
+    )
+    read = []
+    real_matcher = phonenumbers.PhoneNumberMatcher
+
+    def counting_matcher(text, region, *args):
+        read.append(len(text))
+        return real_matcher(text, region, *args)
+
+    with mock.patch.object(phonenumbers, "PhoneNumberMatcher", counting_matcher):
+        page = masked_client.get(reverse("events:detail", args=[SMS_ID]))
+        download = masked_client.get(reverse("events:raw", args=[SMS_ID]))
+
+    # The event is masked once for both answers, reading at most the budget.
+    assert 0 < sum(read) <= masking.MATCHER_BUDGET
+    for response in (page, download):
+        text = response.content.decode()
+        assert not any(number in text for number in numbers)
+        assert "•••1999" in text
 
 
 # --- audit trail --------------------------------------------------------------------------
