@@ -29,8 +29,9 @@ def mask_number(value: str) -> str:
 
 
 # phonenumbers' matcher finds numbers as people write them, but reads about a megabyte of
-# text a second here. It reads at most this much of one event; the rest (a hostile answer,
-# hundreds of kilobytes of text) is masked by pattern: any run of 7 or more digits.
+# text a second here. It reads at most this much of one event; texts that do not fit in
+# what is left (a hostile answer: hundreds of kilobytes) are masked by pattern instead,
+# every run of 7 or more digits, IDs and dates too: over-masking rather than leaking.
 MATCHER_BUDGET = 20_000
 _DIGIT = re.compile(r"\d")
 _DIGIT_RUN = re.compile(r"\+?\d(?:[\s().\-/]{0,3}\d){6,}")
@@ -46,13 +47,10 @@ class _Masker:
     def text(self, text: str) -> str:
         if not text or not _DIGIT.search(text):
             return text
-        read = text[: max(self.budget, 0)]
-        self.budget -= len(read)
-        return self._by_matcher(read) + _DIGIT_RUN.sub(_masked_match, text[len(read) :])
-
-    def _by_matcher(self, text: str) -> str:
-        if not text:
-            return text
+        if len(text) > self.budget:
+            # Whole, never cut: a number across the cut would escape both ways of masking.
+            return _DIGIT_RUN.sub(_masked_match, text)
+        self.budget -= len(text)
         try:
             matches = list(phonenumbers.PhoneNumberMatcher(text, self.region))
         except Exception:
