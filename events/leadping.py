@@ -14,11 +14,11 @@ from urllib.parse import quote
 
 import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
 
 from events import after_response
 from events.detail import EventDetail, load_json, parse_event_detail
 from events.event_ids import validate_event_id
+from events.http_deadline import DeadlineAdapter, Exchange, deadline
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def _session() -> requests.Session:
         with _session_lock:
             if _shared_session is None:
                 session = requests.Session()
-                adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+                adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
                 session.mount("http://", adapter)
                 session.mount("https://", adapter)
                 session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
@@ -111,41 +111,49 @@ def fetch_event_detail(
     budget = settings.LEADPING_CONNECT_TIMEOUT + settings.LEADPING_READ_TIMEOUT
     budget = min(budget, within) if within is not None else budget
     started = time.monotonic()
-    deadline = started + budget
     session = _session()
-    try:
-        # A prepared request sent on the session: Session.get would also merge cookies,
-        # environment proxies and hooks, none of which the desk uses (a few tenths of a ms).
-        request = requests.Request(
-            "GET",
-            url,
-            headers={
-                **session.headers,
-                "Authorization": f"Bearer {settings.LEADPING_API_KEY}",
-                **(headers or {}),
-            },
-        ).prepare()
-        response = session.send(
-            request,
-            timeout=(
-                min(settings.LEADPING_CONNECT_TIMEOUT, budget),
-                min(settings.LEADPING_READ_TIMEOUT, budget),
-            ),
-            allow_redirects=False,
-            stream=True,
-        )
-    except requests.Timeout:
-        _log(event_id, "timeout", started)
-        raise UpstreamUnavailable("LeadPing did not answer in time.", retryable=True) from None
-    except requests.RequestException as exc:
-        _log(event_id, f"connection error ({type(exc).__name__})", started)
-        raise UpstreamUnavailable(
-            "The desk could not connect to LeadPing.", retryable=True
-        ) from None
-    try:
-        body = _read_body(response, deadline)
-    finally:
-        response.close()
+    # Each socket read is bounded by the read timeout; the whole exchange, by `budget`.
+    with deadline(budget) as exchange:
+        try:
+            # A prepared request sent on the session: Session.get would also merge cookies,
+            # environment proxies and hooks, none of which the desk uses (a few tenths of a ms).
+            request = requests.Request(
+                "GET",
+                url,
+                headers={
+                    **session.headers,
+                    "Authorization": f"Bearer {settings.LEADPING_API_KEY}",
+                    **(headers or {}),
+                },
+            ).prepare()
+            response = session.send(
+                request,
+                timeout=(
+                    min(settings.LEADPING_CONNECT_TIMEOUT, budget),
+                    min(settings.LEADPING_READ_TIMEOUT, budget),
+                ),
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.RequestException as exc:
+            if isinstance(exc, requests.Timeout) or exchange.expired:
+                _log(event_id, "timeout", started)
+                raise UpstreamUnavailable(
+                    "LeadPing did not answer in time.", retryable=True
+                ) from None
+            _log(event_id, f"connection error ({type(exc).__name__})", started)
+            raise UpstreamUnavailable(
+                "The desk could not connect to LeadPing.", retryable=True
+            ) from None
+        try:
+            body = _read_body(response, exchange)
+        except LeadPingError:
+            _log(event_id, "timeout" if exchange.expired else "answer cut short", started)
+            raise
+        finally:
+            # Not cut off once the connection can go back to the pool for another call.
+            exchange.finish()
+            response.close()
     _log(event_id, str(response.status_code), started)
     if response.status_code == 200:
         return _parse_success(body, event_id)
@@ -169,8 +177,8 @@ def _log(event_id: str, outcome: str, started: float) -> None:
     after_response.defer(partial(logger.handle, record))
 
 
-def _read_body(response: requests.Response, deadline: float) -> bytes:
-    """Read at most MAX_BODY_BYTES, giving up once the deadline has passed (slow drips)."""
+def _read_body(response: requests.Response, exchange: Exchange) -> bytes:
+    """Read at most MAX_BODY_BYTES, before the exchange's deadline (slow drips included)."""
     chunks: list[bytes] = []
     size = 0
     try:
@@ -178,13 +186,15 @@ def _read_body(response: requests.Response, deadline: float) -> bytes:
             size += len(chunk)
             if size > MAX_BODY_BYTES:
                 raise BadPayload("LeadPing's answer is too large to show.")
-            if time.monotonic() > deadline:
-                raise UpstreamUnavailable("LeadPing did not finish answering in time.")
             chunks.append(chunk)
     except requests.RequestException:
-        raise UpstreamUnavailable(
-            "The connection to LeadPing broke mid-answer.", retryable=True
-        ) from None
+        if not exchange.expired:
+            raise UpstreamUnavailable(
+                "The connection to LeadPing broke mid-answer.", retryable=True
+            ) from None
+    if exchange.expired:
+        # Whatever was read is cut short, even when it parses (headers cut off mid-line).
+        raise UpstreamUnavailable("LeadPing did not finish answering in time.", retryable=True)
     return b"".join(chunks)
 
 

@@ -1,0 +1,97 @@
+"""The whole LeadPing exchange has a deadline, not just each socket read (events/http_deadline.py).
+
+These use real sockets: `responses` replaces the transport, and the point is what a slow
+server does to it. Each dripping server gives up by itself after DRIP_LIMIT seconds, so a
+broken deadline fails these tests (with another error) rather than hanging them.
+"""
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from events import leadping
+from events.http_deadline import deadline
+from events.sandbox.server import start_in_thread
+
+DRIP_LIMIT = 6.0
+OPENINGS = {
+    # The status line, then a header that never ends.
+    "headers": b"HTTP/1.1 200 OK\r\nX-Slow: ",
+    # Complete headers, then a body that never arrives in full.
+    "body": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 9999\r\n\r\n{",
+}
+
+
+@pytest.fixture
+def dripping(request, settings) -> Iterator[None]:
+    """A server answering every request with its opening, then one byte every 0.2 s."""
+    server = socket.create_server(("127.0.0.1", 0))
+    opening = OPENINGS[request.param]
+
+    def drip(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(opening)
+                until = time.monotonic() + DRIP_LIMIT
+                while time.monotonic() < until:
+                    conn.sendall(b" ")
+                    time.sleep(0.2)
+            except OSError:
+                pass
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=drip, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    settings.LEADPING_API_BASE_URL = f"http://127.0.0.1:{server.getsockname()[1]}"
+    yield
+    server.close()
+
+
+@pytest.mark.parametrize("dripping", ["headers", "body"], indirect=True)
+def test_a_server_that_drips_is_cut_off_at_the_deadline(dripping):
+    # Each byte comes well within the read timeout, so only the deadline can end this.
+    with pytest.raises(leadping.UpstreamUnavailable) as caught:
+        leadping.fetch_event_detail("evt-1", within=0.5)
+    assert caught.value.message == "LeadPing did not finish answering in time."
+    assert caught.value.retryable
+
+
+def test_a_connection_is_not_cut_once_its_exchange_is_over(settings):
+    sandbox = start_in_thread(api_key=settings.LEADPING_SANDBOX_KEY)
+    settings.LEADPING_API_BASE_URL = sandbox.base_url
+    settings.LEADPING_API_KEY = settings.LEADPING_SANDBOX_KEY
+    try:
+        event_id = "0b7c6a1e-4f2d-4c8e-9a51-3d2e8f6b1c70"
+        assert leadping.fetch_event_detail(event_id, within=0.3).id == event_id
+        time.sleep(0.5)  # past the first call's deadline, its connection idle in the pool
+        # The next call reuses that connection, which the watchdog must have left alone.
+        assert leadping.fetch_event_detail(event_id, within=5).id == event_id
+    finally:
+        sandbox.stop()
+
+
+def test_an_exchange_that_ends_in_time_is_never_marked_expired():
+    with deadline(0.05) as exchange:
+        pass
+    time.sleep(0.2)
+    assert exchange.done
+    assert not exchange.expired
+
+
+def test_the_watchdog_cuts_the_earliest_deadline_first():
+    with deadline(60) as late, deadline(0.05) as early:
+        waited_until = time.monotonic() + 10
+        while not early.expired and time.monotonic() < waited_until:
+            time.sleep(0.01)
+        assert early.expired
+        assert not late.expired
