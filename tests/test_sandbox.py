@@ -518,6 +518,18 @@ def test_sandbox_slow_keeps_the_client_waiting(sandbox: SandboxServer) -> None:
         fetch(sandbox, "sandbox-slow", timeout=(1, 0.2))
 
 
+def test_sandbox_drip_sends_its_headers_then_its_body_a_byte_at_a_time(
+    sandbox: SandboxServer,
+) -> None:
+    response = requests.get(
+        detail_url(sandbox, "sandbox-drip"), headers=AUTH, timeout=5, stream=True
+    )
+    with response:
+        assert response.status_code == 200
+        assert response.headers["Content-Length"] == "4096"
+        assert response.raw.read(1) == b" "
+
+
 def test_sandbox_slow_answers_at_once_when_the_server_stops() -> None:
     slow_sandbox = start_in_thread(api_key=KEY)
     answers: list[requests.Response] = []

@@ -23,6 +23,8 @@ Event ids it answers:
   sandbox-not-json        200 with a text/html body
   sandbox-array           200 with the JSON body `[]`
   sandbox-slow            waits 12 s, then answers 200 (503 at once if the server stops)
+  sandbox-drip            200 whose 4 KB body comes one byte a second: each read is quick,
+                          the whole never arrives in time (stops when the server stops)
   ======================  =====================================================================
 
 Other paths: `GET /_sandbox/stats` (no key) counts detail requests by status and event id,
@@ -52,6 +54,7 @@ from events.sandbox.catalogue import build_catalogue, live_event
 
 DEFAULT_API_KEY = "lp_sandbox_demo_key"
 SLOW_SECONDS = 12.0
+DRIP_BYTES = 4096
 RATE_LIMIT_WINDOW_SECONDS = 60
 
 # README.md, "Rate limits": the one error body LeadPing documents, byte for byte.
@@ -418,6 +421,8 @@ class _Handler(BaseHTTPRequestHandler):
         special = _SPECIAL_ANSWERS.get(event_id)
         if special is not None:
             return self._send(special.status, special.body, special.content_type, special.headers)
+        if event_id == "sandbox-drip":
+            return self._drip()
         if event_id == "sandbox-slow":
             if sandbox._pause(SLOW_SECONDS):
                 return self._send_problem(503, "Service Unavailable", "The sandbox is stopping.")
@@ -478,6 +483,25 @@ class _Handler(BaseHTTPRequestHandler):
         if body and self.command != "HEAD":
             self.wfile.write(body)
         return status
+
+    def _drip(self) -> int:
+        """A 200 that never finishes in time: headers at once, then a byte a second."""
+        self._responded = True
+        if self._counting is not None:
+            self.server.sandbox._record(self._counting, 200)
+            self._counting = None
+        self.send_response(200)
+        self.send_header("Content-Type", JSON_TYPE)
+        self.send_header("Content-Length", str(DRIP_BYTES))
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        for _ in range(DRIP_BYTES):
+            if self.server.sandbox._pause(1.0):
+                break
+            self.wfile.write(b" ")
+            self.wfile.flush()
+        return 200
 
     def _discard_body(self) -> None:
         """Read any request body, so the next request on this connection parses cleanly."""
