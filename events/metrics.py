@@ -10,6 +10,7 @@ a dozen fixed series do not justify another dependency.
 """
 
 import hmac
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,8 +19,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
+from redis.exceptions import RedisError
 
 from events import upstream
+
+logger = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -206,7 +210,13 @@ def metrics(request: HttpRequest) -> HttpResponse:
             return _refusal("Metrics are for staff accounts.", 403)
     if not allowed:
         return _refusal("Send the metrics token as 'Authorization: Bearer <token>'.", 401)
-    return HttpResponse(render(), content_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+    try:
+        text = render()
+    except RedisError as error:
+        # A scrape that fails is a gap in the graphs; a 503 says why, a 500 would not.
+        logger.error("the shared cache failed while reading metrics: %r", error)
+        return _refusal("The desk cannot reach its shared cache (Redis) for the counters.", 503)
+    return HttpResponse(text, content_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})
 
 
 def _refusal(message: str, status: int) -> HttpResponse:

@@ -18,6 +18,7 @@ from functools import partial
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from events import after_response, leadping, metrics, request_ids, upstream
 from events.detail import EventDetail
@@ -33,6 +34,12 @@ class BudgetExhausted(leadping.RateLimited):
     """The desk's own budget of LeadPing calls is spent for now; no call was made."""
 
     message = "The desk is pacing its calls to LeadPing to stay inside the business's rate limit."
+
+
+class DeskUnavailable(leadping.LeadPingError):
+    """The desk's shared cache (Redis) failed: without it no call can be paced or shared."""
+
+    message = "The desk cannot reach its shared cache (Redis), which paces its calls to LeadPing."
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,11 @@ def lookup_event(*, event_id: str) -> EventSnapshot:
     except leadping.LeadPingError as error:
         metrics.count_lookup(_lookup_outcome(error))
         raise
+    except RedisError as error:
+        # Calling LeadPing unpaced could spend the business's rate limit: refuse instead.
+        logger.error("the shared cache failed during a lookup of %s: %r", event_id, error)
+        metrics.count_lookup("unavailable")
+        raise DeskUnavailable() from None
     metrics.count_lookup("stale" if snapshot.stale_reason else "found")
     return snapshot
 

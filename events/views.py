@@ -15,6 +15,7 @@ from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
+from redis.exceptions import RedisError
 
 from events import leadping, services, upstream
 from events.access import FULL_NUMBERS_PERMISSION, desk_staff_required
@@ -39,6 +40,7 @@ _LIVE_FRAGMENT_SECONDS = 60
 
 # The desk's own answer for each upstream failure; none of them is ever a 500.
 _ERROR_PAGES: dict[type[leadping.LeadPingError], tuple[str, int]] = {
+    services.DeskUnavailable: ("desk_unavailable", 503),
     leadping.EventNotFound: ("not_found", 404),
     leadping.NotAuthorised: ("not_authorised", 502),
     leadping.RateLimited: ("rate_limited", 429),
@@ -138,9 +140,14 @@ def event_raw(request: HttpRequest, event_id: str) -> HttpResponse:
 @desk_staff_required
 def desk_status(request: HttpRequest) -> HttpResponse:
     """How hard the desk is working LeadPing: calls by outcome, cache, coalescing, budget."""
+    try:
+        counters, blocked_for = upstream.read_counters(), round(upstream.blocked_for())
+    except RedisError:
+        # The page still says how the desk is set up, and that its counters are out of reach.
+        counters, blocked_for = None, 0
     context = {
-        "counters": upstream.read_counters(),
-        "blocked_for": round(upstream.blocked_for()),
+        "counters": counters,
+        "blocked_for": blocked_for,
         "cache_backend": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
         "budget_calls": settings.LEADPING_BUDGET_CALLS,
         "budget_seconds": settings.LEADPING_BUDGET_SECONDS,
@@ -250,7 +257,7 @@ def _audited_lookup(
     try:
         snapshot = services.lookup_event(event_id=event_id)
     except leadping.LeadPingError as error:
-        _record_failure(request, event_id, kind, _error_page(error)[0])
+        _record_failure(request, event_id, kind, _audit_outcome(error))
         return _upstream_error(request, event_id, error)
     _record_found(request, event_id, kind, snapshot)
     return snapshot
@@ -282,6 +289,12 @@ def _invalid_event_id(request: HttpRequest, event_id: str) -> HttpResponse:
         "message": describe_invalid_event_id(event_id),
     }
     return render(request, "events/event_error.html", context, status=400)
+
+
+def _audit_outcome(error: leadping.LeadPingError) -> str:
+    """The audit trail's outcome for an error page: the desk's own outage is "unavailable"."""
+    kind = _error_page(error)[0]
+    return LookupAudit.Outcome.UNAVAILABLE if kind == "desk_unavailable" else kind
 
 
 def _error_page(error: leadping.LeadPingError) -> tuple[str, int]:

@@ -270,3 +270,51 @@ def test_nul_in_what_leadping_sent_or_staff_typed_is_kept_in_the_audit_trail(sta
     assert (rows["page"].status, rows["page"].event_type) == ("Completed\ufffd", "S\ufffd")
     assert rows["search"].event_id == "no id\ufffd here"
     assert rows["search"].user_agent == "x\ufffd"
+
+
+# --- the shared cache down ----------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_down(settings):
+    """The production cache setting, pointed at a port where no Redis answers."""
+    working = settings.CACHES
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "leadping_web.redis_cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        },
+    }
+    yield
+    settings.CACHES = working  # before the caches are cleared after the test
+
+
+def test_with_redis_down_a_lookup_says_so_and_never_calls_leadping(
+    staff_client, staff_user, redis_down
+):
+    with responses.RequestsMock() as upstream:  # any call to LeadPing would fail the test
+        page = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+        poll = staff_client.get(
+            reverse("events:status", args=[SMS_ID]), headers={"HX-Request": "true"}
+        )
+        assert not upstream.calls
+
+    assert page.status_code == 503
+    assert b"The desk cannot look events up right now" in page.content
+    assert b"REDIS_URL" in page.content
+    assert poll.status_code == 503
+    assert b"shared cache (Redis)" in poll.content
+    row = LookupAudit.objects.get()
+    assert (row.kind, row.outcome) == ("page", "unavailable")
+
+
+def test_with_redis_down_the_status_page_and_metrics_say_so(staff_client, redis_down, settings):
+    status = staff_client.get(reverse("events:desk_status"))
+    assert status.status_code == 200
+    assert b"cannot reach its shared cache (Redis)" in status.content
+
+    settings.METRICS_TOKEN = "scrape-me"
+    metrics = staff_client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+    assert metrics.status_code == 503
