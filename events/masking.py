@@ -91,11 +91,6 @@ def _masked_match(match: re.Match[str]) -> str:
     return mask_number(match.group())
 
 
-def mask_text(text: str, *, region: str) -> str:
-    """Mask every phone number in free text (by pattern past MATCHER_BUDGET characters)."""
-    return _Masker(region).text(text)
-
-
 def mask_phone_numbers(detail: EventDetail, *, region: str) -> EventDetail:
     """A copy of `detail` whose phone numbers show only their last four digits."""
     masker = _Masker(region)
