@@ -121,39 +121,39 @@ def _lookup_outcome(error: leadping.LeadPingError) -> str:
 def _lookup(event_id: str) -> EventSnapshot:
     validate_event_id(event_id)
     deadline = time.monotonic() + settings.LEADPING_REQUEST_DEADLINE
-    # The answer and the "no such event" mark, in one look (one round trip on Redis).
-    event_key = upstream.key("event", event_id)
-    missing_key = upstream.key("missing", event_id)
-    found = cache.get_many([event_key, missing_key], version=upstream.CACHE_VERSION)
-    entry = _as_entry(found.get(event_key))
-    if entry is not None and entry.is_fresh:
+    # The answer, the "no such event" mark and, on a miss, the lock and the call's budget
+    # token: one round trip on Redis.
+    look = upstream.look(event_id, ttl=settings.LEADPING_REQUEST_DEADLINE + 1, is_fresh=_is_fresh)
+    if look.fresh or look.missing:
         upstream.count("cache_hits")
-        return entry.snapshot()
-    if found.get(missing_key):
-        upstream.count("cache_hits")
-        raise leadping.EventNotFound()
-    upstream.count("cache_misses")
+    else:
+        upstream.count("cache_misses")
     while True:
-        # The lock, the call's budget token, and the answer as it is once the lock is ours:
-        # the previous holder may have stored it between our look and the lock.
-        token, spent, stored = upstream.lock_and_spend(
-            event_id, ttl=settings.LEADPING_REQUEST_DEADLINE + 1, entry_key=event_key
-        )
-        if token is not None:
+        entry = _as_entry(look.stored)
+        if look.fresh and entry is not None:
+            return entry.snapshot()
+        if look.missing:
+            raise leadping.EventNotFound()
+        if look.token is not None:
             try:
-                stored = _as_entry(stored)
-                if stored is not None and stored.is_fresh:
-                    return stored.snapshot()
-                return _fetch(event_id, stale=entry, deadline=deadline, spent=spent)
+                return _fetch(event_id, stale=entry, deadline=deadline, spent=look.spent)
             finally:
                 # After the answer is stored (deferred work runs in order); if the process
                 # dies first, the lock's own timeout frees it.
-                after_response.defer(partial(upstream.release_lock, event_id, token))
+                after_response.defer(partial(upstream.release_lock, event_id, look.token))
         upstream.count("coalesced_waits")
         outcome = _wait_for_other_caller(event_id, stale=entry, deadline=deadline)
         if outcome is not None:
             return outcome
-        # The other caller gave up without an answer: take the lock ourselves.
+        # The other caller gave up without an answer: look again, and take the lock if free.
+        look = upstream.look(
+            event_id, ttl=settings.LEADPING_REQUEST_DEADLINE + 1, is_fresh=_is_fresh
+        )
+
+
+def _is_fresh(value: object) -> bool:
+    entry = _as_entry(value)
+    return entry is not None and entry.is_fresh
 
 
 def _cached(event_id: str) -> _Entry | None:
@@ -176,16 +176,12 @@ def _store(event_id: str, detail: EventDetail) -> EventSnapshot:
     # Kept past its freshness so that it can still be served, marked stale, if LeadPing fails.
     after_response.defer(
         partial(
-            cache.set,
-            upstream.key("event", event_id),
+            upstream.store_answer,
+            event_id,
             entry,
-            timeout=max(fresh_for, settings.LEADPING_STALE_SECONDS),
-            version=upstream.CACHE_VERSION,
+            fresh_for=fresh_for,
+            keep_for=max(fresh_for, settings.LEADPING_STALE_SECONDS),
         )
-    )
-    # Waiting callers look at the answer before any failure mark; clearing it can wait.
-    after_response.defer(
-        partial(cache.delete, upstream.key("failure", event_id), version=upstream.CACHE_VERSION)
     )
     return EventSnapshot(detail=detail, fetched_at=entry.fetched_at)
 

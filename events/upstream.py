@@ -12,7 +12,8 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -138,17 +139,6 @@ local verdict, seconds = spend()
 return {verdict, tostring(seconds)}
 """
 )
-# Take an event's lock (KEYS[3], token ARGV[4], for ARGV[5] seconds) and, if it was free,
-# spend the call it is for and read the event's entry (KEYS[4]) as it is now: one round trip.
-_LOCK_AND_SPEND_LUA = (
-    _SPEND_FUNCTION
-    + """
-if not redis.call('SET', KEYS[3], ARGV[4], 'NX', 'EX', ARGV[5]) then return {0} end
-local verdict, seconds = spend()
-return {1, verdict, tostring(seconds), redis.call('GET', KEYS[4])}
-"""
-)
-
 _local_bucket_lock = threading.Lock()
 _local_bucket: dict[str, float] = {}
 
@@ -274,42 +264,122 @@ def acquire_lock(name: str, *, ttl: float) -> int | None:
     return None
 
 
-def lock_and_spend(
-    name: str, *, ttl: float, entry_key: str
-) -> tuple[int | None, tuple[str, float], Any]:
-    """Take the lock `name` and, if it was free, spend the upstream call it is for.
+@dataclass(frozen=True)
+class Look:
+    """What one look at an event's cache entries found, and the lock if it was taken.
 
-    Returns (token or None if the lock is held, spend_call()'s verdict, the cache's value for
-    `entry_key` once the lock is taken); one round trip on Redis. If that value turns out
-    fresh (another caller stored it just before), the spent token was not needed: a rare race
-    that costs capacity, never an extra call.
+    `stored` is the cached answer, fresh or not (a stale copy can still be served when
+    LeadPing fails). When the answer is neither fresh nor known missing, the look also tried
+    to take the event's lock: `token` is set if it did, and `spent` is then the budget's
+    verdict on the upstream call the lock is for ("ok", or why not and for how long).
+    """
+
+    stored: Any = None
+    fresh: bool = False
+    missing: bool = False
+    token: int | None = None
+    spent: tuple[str, float] = ("ok", 0.0)
+
+
+def look(name: str, *, ttl: float, is_fresh: Callable[[Any], bool]) -> Look:
+    """Read an event's answer and "missing" mark; if there is no fresh answer, take its lock
+    (for at most `ttl` seconds) and spend the call it is for. One round trip on Redis.
+
+    `is_fresh` judges a stored answer on local memory; on Redis the answer is fresh while
+    its freshness mark lives (store_answer sets both).
     """
     client = _redis()
-    if client is None:
-        token = acquire_lock(name, ttl=ttl)
-        if token is None:
-            return None, ("ok", 0.0), None
-        return token, spend_call(), cache.get(entry_key, version=CACHE_VERSION)
+    if client is not None:
+        return _look_on_redis(client, name, ttl=ttl)
+    found = cache.get_many([key("event", name), key("missing", name)], version=CACHE_VERSION)
+    stored = found.get(key("event", name))
+    if stored is not None and is_fresh(stored):
+        return Look(stored, fresh=True)
+    if found.get(key("missing", name)):
+        return Look(stored, missing=True)
+    token = acquire_lock(name, ttl=ttl)
+    if token is None:
+        return Look(stored)
+    # The previous holder may have stored its answer between our look and the lock.
+    latest = cache.get(key("event", name), version=CACHE_VERSION)
+    if latest is not None and is_fresh(latest):
+        release_lock(name, token)
+        return Look(latest, fresh=True)
+    return Look(latest if latest is not None else stored, token=token, spent=spend_call())
+
+
+# Look at an event's answer (KEYS[3]), its freshness mark (KEYS[4]) and "missing" mark
+# (KEYS[5]); unless the answer is fresh or missing, take its lock (KEYS[6], token ARGV[4] for
+# ARGV[5] seconds) and, if it was free, spend the call it is for. Replies {state, answer,
+# verdict, seconds}: state 'fresh', 'missing', 'held' (another caller fetches) or 'locked'.
+_LOOK_LUA = (
+    _SPEND_FUNCTION
+    + """
+local answer = redis.call('GET', KEYS[3])
+if answer and redis.call('EXISTS', KEYS[4]) == 1 then return {'fresh', answer} end
+if redis.call('EXISTS', KEYS[5]) == 1 then return {'missing', answer} end
+if not redis.call('SET', KEYS[6], ARGV[4], 'NX', 'EX', ARGV[5]) then return {'held', answer} end
+local verdict, seconds = spend()
+return {'locked', answer, verdict, tostring(seconds)}
+"""
+)
+
+
+def _look_on_redis(client: Any, name: str, *, ttl: float) -> Look:
     token = secrets.randbits(62)
     capacity, rate = _bucket_shape()
     reply = client.eval(
-        _LOCK_AND_SPEND_LUA,
-        4,
+        _LOOK_LUA,
+        6,
         cache.make_key(key("budget"), version=CACHE_VERSION),
         cache.make_key(key("blocked-until"), version=CACHE_VERSION),
+        cache.make_key(key("event", name), version=CACHE_VERSION),
+        cache.make_key(key("fresh", name), version=CACHE_VERSION),
+        cache.make_key(key("missing", name), version=CACHE_VERSION),
         cache.make_key(key("lock", name), version=CACHE_VERSION),
-        cache.make_key(entry_key, version=CACHE_VERSION),
         capacity,
         rate,
         1,
         token,
         _lock_seconds(ttl),
     )
-    if not reply[0]:
-        return None, ("ok", 0.0), None
-    verdict = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
-    raw = reply[3] if len(reply) > 3 else None
-    return token, (verdict, float(reply[2])), caches["default"].decode(raw)
+    state = _text(reply[0])
+    stored = caches["default"].decode(reply[1] if len(reply) > 1 else None)
+    if state == "fresh":
+        return Look(stored, fresh=True)
+    if state == "missing":
+        return Look(stored, missing=True)
+    if state == "held":
+        return Look(stored)
+    return Look(stored, token=token, spent=(_text(reply[2]), float(reply[3])))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def store_answer(name: str, value: Any, *, fresh_for: float, keep_for: float) -> None:
+    """Cache an event's answer: fresh for `fresh_for` seconds, kept (to be served stale if
+    LeadPing fails) for `keep_for`; any failure mark of the event goes. One round trip."""
+    client = _redis()
+    if client is None:
+        cache.set(key("event", name), value, timeout=keep_for, version=CACHE_VERSION)
+        cache.delete(key("failure", name), version=CACHE_VERSION)
+        return
+    backend = caches["default"]
+    with client.pipeline(transaction=True) as pipe:
+        pipe.set(
+            backend.make_and_validate_key(key("event", name), version=CACHE_VERSION),
+            backend.encode(value),
+            px=max(1, round(keep_for * 1000)),
+        )
+        pipe.set(
+            backend.make_and_validate_key(key("fresh", name), version=CACHE_VERSION),
+            1,
+            px=max(1, round(fresh_for * 1000)),
+        )
+        pipe.delete(backend.make_and_validate_key(key("failure", name), version=CACHE_VERSION))
+        pipe.execute()
 
 
 def _lock_seconds(ttl: float) -> int:

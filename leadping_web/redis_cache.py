@@ -31,6 +31,10 @@ class RedisCache(DjangoRedisCache):
         super().__init__(server, params)
         self._class = ReusingRedisCacheClient
 
+    def encode(self, value: Any) -> bytes | int:
+        """A value as set() stores it, for the desk's own pipelines."""
+        return self._cache._serializer.dumps(value)
+
     def decode(self, raw: bytes | None) -> Any:
         """A value as Redis returned it (from a script of the desk's own) to what get() gives."""
         return None if raw is None else self._cache._serializer.loads(raw)

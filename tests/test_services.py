@@ -41,6 +41,8 @@ def expire(event_id: str) -> None:
     entry = services._cached(event_id)
     stale = services._Entry(detail=entry.detail, fetched_at=entry.fetched_at, fresh_until=0)
     cache.set(upstream.key("event", event_id), stale, version=upstream.CACHE_VERSION)
+    # On Redis an answer is fresh while its freshness mark lives.
+    cache.delete(upstream.key("fresh", event_id), version=upstream.CACHE_VERSION)
 
 
 # --- cache --------------------------------------------------------------------------------
@@ -72,6 +74,16 @@ def test_final_events_are_cached_long_and_live_ones_for_the_refresh_interval(
     now = time.time()
     assert services._cached(FINAL).fresh_until - now == pytest.approx(600, abs=2)
     assert services._cached(LIVE).fresh_until - now == pytest.approx(5, abs=2)
+    client = upstream._redis()
+    if client is not None:
+        # On Redis the answer is fresh while its mark lives; the answer itself is kept longer.
+        def ttl(kind, event_id):
+            name = cache.make_key(upstream.key(kind, event_id), version=upstream.CACHE_VERSION)
+            return client.pttl(name) / 1000
+
+        assert ttl("fresh", FINAL) == pytest.approx(600, abs=2)
+        assert ttl("fresh", LIVE) == pytest.approx(5, abs=2)
+        assert ttl("event", LIVE) == pytest.approx(settings.LEADPING_STALE_SECONDS, abs=2)
 
 
 def test_an_expired_copy_is_fetched_again(upstream_mock):
@@ -165,17 +177,22 @@ def test_waiting_callers_share_the_failure_instead_of_calling_again(upstream_moc
 def test_a_caller_that_gets_the_lock_after_another_stored_the_answer_makes_no_call(
     upstream_mock, monkeypatch
 ):
+    """On local memory the look and the lock are two steps; on Redis one script does both."""
     upstream_mock.get(url(FINAL), json=body(FINAL))
-    take_lock = upstream.lock_and_spend
+    take_lock = upstream.acquire_lock
 
     def lock_taken_just_after_another_caller_finished(name, **kwargs):
         services._store(FINAL, parse_event_detail(body(FINAL), requested_id=FINAL))
         return take_lock(name, **kwargs)
 
-    monkeypatch.setattr(upstream, "lock_and_spend", lock_taken_just_after_another_caller_finished)
+    monkeypatch.setattr(upstream, "acquire_lock", lock_taken_just_after_another_caller_finished)
+    if upstream._redis() is not None:
+        services._store(FINAL, parse_event_detail(body(FINAL), requested_id=FINAL))
     snapshot = services.lookup_event(event_id=FINAL)
     assert len(upstream_mock.calls) == 0
     assert snapshot.from_cache
+    assert not upstream.lock_held(FINAL)
+    assert upstream.read_counters()["cache_hits"] == 1
 
 
 def test_a_lock_is_released_only_by_its_owner():
