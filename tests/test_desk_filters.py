@@ -7,6 +7,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.template import Context, Template
 from django.template.loader import get_template
+from django.urls import NoReverseMatch
+from django.utils import timezone
 
 from events.detail import LIFECYCLE_FIELDS, EventDetail, Moment
 from events.presentation import build_timeline, status_badge, timeline_kind
@@ -310,3 +312,63 @@ def test_asset_gives_what_static_gives_and_follows_a_storage_change(settings):
     settings.STATIC_URL = "/assets/"
     first, second = template.render(Context()).split("|")
     assert first == second == "/assets/css/desk.css"
+
+
+@pytest.mark.parametrize(
+    "event_id",
+    ["0b7c6a1e-4f2d-4c8e-9a51-3d2e8f6b1c70", "evt_1", "a:b.c-d", "x" * 128, "../x", "a b?#%", ""],
+)
+@pytest.mark.parametrize("name", ["events:detail", "events:status", "events:raw"])
+def test_event_url_gives_what_url_gives(name, event_id):
+    if not event_id or "/" in event_id:
+        # No URL of the desk takes these: both refuse.
+        for tag in ("event_url", "url"):
+            with pytest.raises(NoReverseMatch):
+                Template(f"{{% load desk %}}{{% {tag} name event_id %}}").render(
+                    Context({"name": name, "event_id": event_id})
+                )
+        return
+    rendered = Template("{% load desk %}{% event_url name event_id %}|{% url name event_id %}")
+    first, second = rendered.render(Context({"name": name, "event_id": event_id})).split("|")
+    assert first == second
+
+
+def test_event_url_follows_the_script_prefix():
+    from django.urls import set_script_prefix
+
+    template = Template("{% load desk %}{% event_url 'events:status' 'evt-1' %}")
+    try:
+        set_script_prefix("/desk/")
+        assert template.render(Context()) == "/desk/events/evt-1/status/"
+    finally:
+        set_script_prefix("/")
+    assert template.render(Context()) == "/events/evt-1/status/"
+
+
+# --- small text filters --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("evt-1", "evt-1"),
+        ("x" * 24, "x" * 24),
+        ("x" * 25, "x" * 23 + "…"),
+        (None, ""),
+        (12345, "12345"),
+    ],
+)
+def test_shorten_cuts_long_text_with_an_ellipsis(value, text):
+    assert _render("{{ value|shorten:24 }}", value=value) == text
+
+
+def test_shorten_escapes_what_it_keeps():
+    assert _render("{{ value|shorten:10 }}", value="<b>&</b>") == "&lt;b&gt;&amp;&lt;/b&gt;"
+
+
+def test_time_of_day_is_the_clock_time_in_the_viewers_zone(settings):
+    at = datetime(2026, 11, 27, 17, 42, 36, 471000, tzinfo=UTC)
+    assert _render("{{ at|time_of_day }}", at=at) == "17:42:36"
+    with timezone.override("America/New_York"):
+        assert _render("{{ at|time_of_day }}|{{ at|date:'H:i:s' }}", at=at) == "12:42:36|12:42:36"
+    assert _render("{{ at|time_of_day }}", at="not a time") == ""

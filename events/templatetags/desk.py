@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from events.detail import Moment
+from events.event_ids import is_valid_event_id
 from events.presentation import (
     GENERIC_ICON,
     EventKind,
@@ -114,6 +115,28 @@ def page_url(name: str) -> str:
 
 
 @register.simple_tag
+def event_url(name: str, event_id: str) -> str:
+    """{% url name event_id %} for a valid event ID, with the rest of the path reversed once.
+
+    A valid ID is one path segment that reverse() leaves as it is (events.event_ids); any
+    other value is reversed in full.
+    """
+    if not is_valid_event_id(event_id):
+        return reverse(name, args=[event_id])
+    head, tail = _event_url_parts(name, get_script_prefix())
+    return f"{head}{event_id}{tail}"
+
+
+@functools.lru_cache(maxsize=32)
+def _event_url_parts(name: str, script_prefix: str) -> tuple[str, str]:
+    head, _, tail = reverse(name, args=[_ID_MARK]).partition(_ID_MARK)
+    return head, tail
+
+
+_ID_MARK = "event-id-mark"
+
+
+@register.simple_tag
 def asset(path: str) -> str:
     """{% static path %}, looked up once a process: the manifest does not change while it runs."""
     return _asset_url(path)
@@ -134,6 +157,7 @@ def _asset_url(path: str) -> str:
 def _forget_urls(setting: str, **_: object) -> None:
     if setting in {"ROOT_URLCONF", "FORCE_SCRIPT_NAME"}:
         _reversed.cache_clear()
+        _event_url_parts.cache_clear()
     if setting in {"STORAGES", "STATIC_URL", "DEBUG"}:
         _asset_url.cache_clear()
 
@@ -219,6 +243,24 @@ def moment(value: object) -> SafeString:
             value.raw,
         )
     return _NONE
+
+
+@register.filter
+def time_of_day(at: datetime) -> str:
+    """{{ snapshot.fetched_at|time_of_day }} -> "17:42:36" in the viewer's zone (date:"H:i:s")."""
+    if not isinstance(at, datetime):
+        return ""
+    local = timezone.localtime(at) if timezone.is_aware(at) else at
+    return f"{local.hour:02}:{local.minute:02}:{local.second:02}"
+
+
+@register.filter
+def shorten(value: object, length: int) -> str:
+    """{{ detail.id|shorten:24 }} -> at most `length` characters, the last one "…" if cut."""
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    if len(text) <= length:
+        return text
+    return text[: max(length - 1, 0)] + "…"
 
 
 @register.filter
