@@ -124,6 +124,12 @@ def _lookup(event_id: str) -> EventSnapshot:
     # The answer, the "no such event" mark and, on a miss, the lock and the call's budget
     # token: one round trip on Redis.
     look = upstream.look(event_id, ttl=settings.LEADPING_REQUEST_DEADLINE + 1, is_fresh=_is_fresh)
+    if look.fresh and _as_entry(look.stored) is None:
+        # Fresh by its mark on Redis, but not an answer this release can read: fetch anew.
+        upstream.forget_answer(event_id)
+        look = upstream.look(
+            event_id, ttl=settings.LEADPING_REQUEST_DEADLINE + 1, is_fresh=_is_fresh
+        )
     if look.fresh or look.missing:
         upstream.count("cache_hits")
     else:

@@ -8,6 +8,7 @@ hosts share one budget, one lock per event and one Retry-After.
 """
 
 import contextlib
+import logging
 import random
 import secrets
 import threading
@@ -21,6 +22,8 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
 from events import after_response
+
+logger = logging.getLogger(__name__)
 
 # Bump when the shape of what is cached changes, so old entries are simply not seen.
 CACHE_VERSION = 1
@@ -344,7 +347,7 @@ def _look_on_redis(client: Any, name: str, *, ttl: float) -> Look:
         _lock_seconds(ttl),
     )
     state = _text(reply[0])
-    stored = caches["default"].decode(reply[1] if len(reply) > 1 else None)
+    stored = _decoded(reply[1] if len(reply) > 1 else None, name)
     if state == "fresh":
         return Look(stored, fresh=True)
     if state == "missing":
@@ -352,6 +355,21 @@ def _look_on_redis(client: Any, name: str, *, ttl: float) -> Look:
     if state == "held":
         return Look(stored)
     return Look(stored, token=token, spent=(_text(reply[2]), float(reply[3])))
+
+
+def _decoded(raw: bytes | None, name: str) -> Any:
+    """A stored answer as get() would give it; None if it cannot be read (written by another
+    release of the desk, or damaged), so that it is fetched anew rather than failing the page."""
+    try:
+        return caches["default"].decode(raw)
+    except Exception:  # unpickling can raise nearly anything
+        logger.warning("the cached answer for %s could not be read; fetching it anew", name)
+        return None
+
+
+def forget_answer(name: str) -> None:
+    """Drop an event's cached answer and its freshness mark (the answer could not be read)."""
+    cache.delete_many([key("event", name), key("fresh", name)], version=CACHE_VERSION)
 
 
 def _text(value: bytes | str) -> str:

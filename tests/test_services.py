@@ -195,6 +195,27 @@ def test_a_caller_that_gets_the_lock_after_another_stored_the_answer_makes_no_ca
     assert upstream.read_counters()["cache_hits"] == 1
 
 
+def test_an_answer_the_desk_cannot_read_is_fetched_anew(upstream_mock):
+    """Left by another release of the desk, or damaged: a page, not a 500 or a wait."""
+    upstream_mock.get(url(FINAL), json=body(FINAL))
+    client = upstream._redis()
+    if client is not None:
+
+        def redis_key(kind):
+            return cache.make_key(upstream.key(kind, FINAL), version=upstream.CACHE_VERSION)
+
+        client.set(redis_key("event"), b"\x80\x05not a pickle")
+        client.set(redis_key("fresh"), 1, px=60_000)
+    else:
+        cache.set(
+            upstream.key("event", FINAL), {"not": "an answer"}, version=upstream.CACHE_VERSION
+        )
+    snapshot = services.lookup_event(event_id=FINAL)
+    assert len(upstream_mock.calls) == 1
+    assert snapshot.detail.id == FINAL
+    assert not snapshot.from_cache
+
+
 def test_a_lock_is_released_only_by_its_owner():
     token = upstream.acquire_lock("evt-x", ttl=5)
     assert token is not None
