@@ -123,13 +123,11 @@ def _lookup(event_id: str) -> EventSnapshot:
     deadline = time.monotonic() + settings.LEADPING_REQUEST_DEADLINE
     # The answer, the "no such event" mark and, on a miss, the lock and the call's budget
     # token: one round trip on Redis.
-    look = upstream.look(event_id, ttl=settings.LEADPING_REQUEST_DEADLINE + 1, is_fresh=_is_fresh)
+    look = _look(event_id)
     if look.fresh and _as_entry(look.stored) is None:
         # Fresh by its mark on Redis, but not an answer this release can read: fetch anew.
         upstream.forget_answer(event_id)
-        look = upstream.look(
-            event_id, ttl=settings.LEADPING_REQUEST_DEADLINE + 1, is_fresh=_is_fresh
-        )
+        look = _look(event_id)
     if look.fresh or look.missing:
         upstream.count("cache_hits")
     else:
@@ -152,9 +150,12 @@ def _lookup(event_id: str) -> EventSnapshot:
         if outcome is not None:
             return outcome
         # The other caller gave up without an answer: look again, and take the lock if free.
-        look = upstream.look(
-            event_id, ttl=settings.LEADPING_REQUEST_DEADLINE + 1, is_fresh=_is_fresh
-        )
+        look = _look(event_id)
+
+
+def _look(event_id: str) -> upstream.Look:
+    # The lock outlives the request's deadline by a second, in case the holder dies.
+    return upstream.look(event_id, ttl=settings.LEADPING_REQUEST_DEADLINE + 1, is_fresh=_is_fresh)
 
 
 def _is_fresh(value: object) -> bool:
