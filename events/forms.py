@@ -1,9 +1,19 @@
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
 from events.models import LookupAudit, Preferences
+
+# The audit trail's dates: far enough either way for any lookup, and day bounds that stay
+# within datetime's range in every time zone (year 1 or 9999 would overflow, a 500).
+_EARLIEST_DAY = date(1970, 1, 1)
+_LATEST_DAY = date(2199, 12, 31)
+_DAY_RANGE = [
+    MinValueValidator(_EARLIEST_DAY, f"Pick a date from {_EARLIEST_DAY:%Y-%m-%d} on."),
+    MaxValueValidator(_LATEST_DAY, f"Pick a date up to {_LATEST_DAY:%Y-%m-%d}."),
+]
 
 
 class AuditFilterForm(forms.Form):
@@ -14,9 +24,17 @@ class AuditFilterForm(forms.Form):
     outcome = forms.ChoiceField(
         required=False, choices=[("", "Any outcome"), *LookupAudit.Outcome.choices]
     )
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
+    since = forms.DateField(
+        required=False,
+        label="From",
+        validators=_DAY_RANGE,
+        widget=forms.DateInput({"type": "date"}),
+    )
     until = forms.DateField(
-        required=False, label="To (inclusive)", widget=forms.DateInput({"type": "date"})
+        required=False,
+        label="To (inclusive)",
+        validators=_DAY_RANGE,
+        widget=forms.DateInput({"type": "date"}),
     )
 
     def clean(self) -> dict:

@@ -269,6 +269,27 @@ def test_bad_audit_filters_get_a_message_not_a_500(team_admin_client, audit_rows
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize(
+    "dates",
+    [
+        {"until": "9999-12-31"},
+        {"since": "9999-12-31"},
+        {"since": "0001-01-01"},
+        {"until": "0001-01-01"},
+    ],
+)
+@pytest.mark.parametrize("page", ["events:audit", "events:audit_export"])
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Kiritimati", "Etc/GMT+12"])
+def test_audit_dates_at_the_ends_of_the_calendar_get_a_message_not_a_500(
+    team_admin_client, audit_rows, dates, page, zone
+):
+    with timezone.override(zone):
+        response = team_admin_client.get(reverse(page), dates)
+    assert response.status_code == 400
+    if page == "events:audit":
+        assert b"Pick a date" in response.content
+
+
 def test_the_audit_exports_as_csv_with_formulas_defused(team_admin_client, audit_rows):
     response = team_admin_client.get(reverse("events:audit_export"), {"user": "tess"})
     assert response.status_code == 200
