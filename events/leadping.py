@@ -20,6 +20,7 @@ from events import after_response
 from events.detail import EventDetail, load_json, parse_event_detail
 from events.event_ids import validate_event_id
 from events.http_deadline import DeadlineAdapter, Exchange, deadline
+from events.logs import REDACTED, redact
 
 logger = logging.getLogger(__name__)
 
@@ -208,15 +209,26 @@ def _decode_json(body: bytes) -> Any:
 
 
 def _parse_success(body: bytes, event_id: str) -> EventDetail:
-    payload = _decode_json(body)
+    payload = _decode_json(_without_api_key(body))
     try:
         return parse_event_detail(payload, requested_id=event_id)
     except (TypeError, ValueError, RecursionError):
         raise BadPayload("LeadPing's answer is not an event object.") from None
 
 
+def _without_api_key(body: bytes) -> bytes:
+    """The answer with the desk's API key blanked, should LeadPing ever echo it back: staff
+    see everything in an answer, and the key must never reach a browser."""
+    key = settings.LEADPING_API_KEY
+    if not key or len(key) < 8:
+        return body
+    secret = key.encode()
+    return body.replace(secret, REDACTED.encode()) if secret in body else body
+
+
 def _problem_detail(body: bytes) -> str | None:
-    """The `detail` (or `title`) of an RFC 9457 problem body, if there is a readable one."""
+    """The `detail` (or `title`) of an RFC 9457 problem body, if there is a readable one,
+    with credentials blanked (it is shown on error pages)."""
     try:
         problem = load_json(body)
     except (ValueError, RecursionError):
@@ -226,7 +238,7 @@ def _problem_detail(body: bytes) -> str | None:
     for key in ("detail", "title"):
         text = problem.get(key)
         if isinstance(text, str) and text.strip():
-            return text.strip()[:300]
+            return redact(text.strip())[:300]
     return None
 
 

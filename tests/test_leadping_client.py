@@ -228,3 +228,31 @@ def test_it_reads_retry_after_as_an_http_date():
 
     now = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
     assert leadping.parse_retry_after("Fri, 27 Nov 2026 12:00:30 GMT", now=now) == 30
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_an_error_detail_echoing_the_api_key_is_shown_without_it(upstream, status):
+    upstream.get(
+        URL,
+        status=status,
+        json={
+            "title": "Upstream failure",
+            "detail": f"Request had Bearer {TEST_API_KEY}, key {TEST_API_KEY}",
+        },
+        content_type="application/problem+json",
+    )
+    with pytest.raises(leadping.UpstreamUnavailable) as error:
+        leadping.fetch_event_detail(EVENT_ID)
+    assert TEST_API_KEY not in error.value.message
+    assert "[redacted]" in error.value.message
+
+
+def test_an_answer_echoing_the_api_key_is_kept_without_it(upstream):
+    upstream.get(
+        URL,
+        json={**payload("sms_delivered.json"), "description": f"Sent with key {TEST_API_KEY}"},
+    )
+    detail = leadping.fetch_event_detail(EVENT_ID)
+    assert detail.description == "Sent with key [redacted]"
+    assert TEST_API_KEY not in detail.raw_json
+    assert detail.status == "Completed"
