@@ -1,7 +1,9 @@
 """Phone numbers hidden but for their last four digits, for staff without the permission.
 
 Masking happens on the EventDetail before anything is rendered, so the page, the live
-fragment, the raw JSON, the copy buttons and the download all get the masked text.
+fragment, the raw JSON, the copy buttons and the download all get the masked text. Every
+text LeadPing sent may hold a number (a user's name, a status, an ID, a timestamp that
+could not be read), so every one is scanned; the numbers fields are masked whole.
 """
 
 import dataclasses
@@ -11,13 +13,20 @@ from typing import Any
 
 import phonenumbers
 
-from events.detail import EventDetail, load_json
+from events.detail import EventDetail, EventUser, Moment, load_json
 
 MASK = "•••"
 _KEPT_DIGITS = 4
-# Free text is scanned for numbers too: a summary may quote the lead's number.
-_FREE_TEXT_FIELDS = ("summary", "description", "status_reason")
-_PHONE_KEY = re.compile(r"phone(number)?s?$", re.IGNORECASE)
+_NUMBER_FIELDS = ("from_phone_number", "to_phone_number")
+# Not scanned: the event's own ID is in the page's address already; the JSON is masked apart.
+_UNSCANNED_FIELDS = ("id", "raw_json", "full_payload", "problems", *_NUMBER_FIELDS)
+# JSON keys whose values are phone numbers, by their last word ("toPhoneNumber", "mobile",
+# "cell_phone", "faxNo"), not IDs of numbers ("fromPhoneNumberId").
+_PHONE_WORDS = frozenset({"phone", "mobile", "cell", "cellphone", "msisdn", "fax", "tel"})
+_NUMBER_WORDS = frozenset({"number", "numbers", "no", "num", "nr"})
+_KEY_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+# E.164: at most 15 digits; fewer than 8 is no number anyone could call across borders.
+_E164_DIGITS = range(8, 16)
 
 
 def mask_number(value: str) -> str:
@@ -76,15 +85,38 @@ class _Masker:
             return {k: self._json_value(v, key=str(k)) for k, v in value.items()}
         if isinstance(value, list):
             return [self._json_value(item, key=key) for item in value]
+        if isinstance(value, bool):
+            return value
         if isinstance(value, str):
-            if key is not None and _PHONE_KEY.search(key):
+            if key is not None and is_phone_key(key):
                 return mask_number(value)
             if key == "fullPayload":
                 return self.json_text(value)
             return self.text(value)
-        if isinstance(value, int | float) and key is not None and _PHONE_KEY.search(key):
+        if isinstance(value, int | float) and key is not None and is_phone_key(key):
+            return mask_number(str(value))
+        if isinstance(value, int) and _is_phone_number(value):
             return mask_number(str(value))
         return value
+
+
+def is_phone_key(key: str) -> bool:
+    """Whether a JSON key names a phone number: its last word, or the one before "number"."""
+    words = [word.lower() for word in _KEY_WORD.findall(key)]
+    if len(words) > 1 and words[-1] in _NUMBER_WORDS:
+        words.pop()
+    return bool(words) and words[-1].removesuffix("s") in _PHONE_WORDS
+
+
+def _is_phone_number(value: int) -> bool:
+    """A JSON number that reads as a valid international number once given its "+"."""
+    digits = str(abs(value))
+    if len(digits) not in _E164_DIGITS:
+        return False
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(f"+{digits}"))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def _masked_match(match: re.Match[str]) -> str:
@@ -95,12 +127,22 @@ def mask_phone_numbers(detail: EventDetail, *, region: str) -> EventDetail:
     """A copy of `detail` whose phone numbers show only their last four digits."""
     masker = _Masker(region)
     changes: dict[str, Any] = {
-        "from_phone_number": _mask_optional(detail.from_phone_number),
-        "to_phone_number": _mask_optional(detail.to_phone_number),
+        name: _mask_optional(getattr(detail, name)) for name in _NUMBER_FIELDS
     }
-    for name in _FREE_TEXT_FIELDS:
-        value = getattr(detail, name)
-        changes[name] = masker.text(value) if value else value
+    for field in dataclasses.fields(detail):
+        if field.name in _UNSCANNED_FIELDS:
+            continue
+        value = getattr(detail, field.name)
+        if isinstance(value, str):
+            changes[field.name] = masker.text(value)
+        elif isinstance(value, Moment) and not value.is_valid:
+            # Shown as received when it cannot be read as a time.
+            changes[field.name] = dataclasses.replace(value, raw=masker.text(value.raw))
+        elif isinstance(value, EventUser):
+            changes[field.name] = EventUser(
+                id=masker.text(value.id) if value.id else value.id,
+                name=masker.text(value.name) if value.name else value.name,
+            )
     changes["raw_json"] = masker.json_text(detail.raw_json)
     if detail.full_payload:
         changes["full_payload"] = masker.json_text(detail.full_payload)

@@ -79,6 +79,41 @@ def test_masking_also_covers_the_fragment_and_the_download(masked_client, lookup
     assert "•••0132" in download.content.decode()
 
 
+def test_masking_covers_numbers_in_every_field_the_page_shows(masked_client, lookup_event):
+    lookup_event.return_value = snapshot(
+        secondaryEventType="Reply from +14155552675",
+        eventCategory="Lead +14155552676",
+        timelineCategory="+1 415 555 2677",
+        direction="Outbound to +14155552678",
+        status="Sent to +14155552681",
+        conversationId="+14155552682",
+        providerMessageId="+14155552683",
+        leadId="+14155552684",
+        userId="+14155552685",
+        user={"id": "+14155552686", "name": "Desk +14155552687"},
+        createdAt="+14155552688",
+        fullPayload='{"contact": {"mobile": 14155552671, "cell_phone": "+1 415 555 2672"}}',
+        extra={"cell": 14155552673, "count": 12, "when": 1764250000000, "ok": True},
+    )
+    page = masked_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    download = masked_client.get(reverse("events:raw", args=[SMS_ID])).content.decode()
+    for text in (page, download):
+        for number in range(2671, 2689):
+            assert f"555{number}" not in text.replace(" ", "").replace("-", ""), number
+    assert "•••2675" in page
+    assert "•••2688" in page
+    # Numbers that are not phone numbers stay as they are.
+    assert '"count": 12' in download
+    assert '"when": 1764250000000' in download
+
+
+def test_json_keys_that_name_phone_numbers():
+    for key in ["phone", "toPhoneNumber", "mobile", "cell_phone", "faxNo", "MSISDN", "phones"]:
+        assert masking.is_phone_key(key), key
+    for key in ["fromPhoneNumberId", "hotel", "telemetry", "count", "number", ""]:
+        assert not masking.is_phone_key(key), key
+
+
 def test_a_number_past_what_the_matcher_reads_is_masked_too(masked_client, lookup_event):
     lookup_event.return_value = snapshot(
         summary="x" * (masking.MATCHER_BUDGET + 100) + " call +1 415-555-0177 back"
