@@ -4,6 +4,7 @@ Contract: ../shared/leadping-api/event-detail-reference.txt and README.md beside
 """
 
 import logging
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -26,7 +27,11 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = "LeadPing-Event-Desk/0.1 (support dashboard; python-requests)"
 MAX_BODY_BYTES = 2 * 1024 * 1024
-_MAX_RETRY_AFTER = 3600
+# LeadPing's limit is per 60 s: a longer Retry-After is honoured up to five minutes, after
+# which one call asks again, so that one wrong header cannot stop the whole desk for hours.
+_MAX_RETRY_AFTER = 300
+# RFC 9110 delta-seconds is digits; a decimal fraction is tolerated, "1e9" or "inf" is not.
+_DELTA_SECONDS = re.compile(r"\d{1,12}(?:\.\d{1,6})?")
 
 
 class LeadPingError(Exception):
@@ -271,16 +276,17 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if not value:
         return None
     value = value.strip()
-    try:
+    if _DELTA_SECONDS.fullmatch(value):
         seconds = float(value)
-    except ValueError:
+    else:
         try:
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if seconds != seconds:  # nan
-        return None
+        try:
+            seconds = (when - (now or datetime.now(UTC))).total_seconds()
+        except (TypeError, OverflowError):
+            return None
     return min(max(seconds, 0.0), _MAX_RETRY_AFTER)

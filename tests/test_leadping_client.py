@@ -217,9 +217,26 @@ def test_it_reuses_one_session_across_calls():
 
 @pytest.mark.parametrize(
     ("header", "seconds"),
-    [("17", 17), ("0", 0), ("-5", 0), ("1e9", 3600), ("soon", None), (None, None), ("nan", None)],
+    [
+        ("17", 17),
+        (" 17 ", 17),
+        ("0", 0),
+        ("2.5", 2.5),
+        ("120", 120),
+        ("999999999", 300),
+        ("-5", None),
+        ("1e9", None),
+        ("inf", None),
+        ("Infinity", None),
+        ("1e300", None),
+        ("0x10", None),
+        ("soon", None),
+        ("", None),
+        (None, None),
+        ("nan", None),
+    ],
 )
-def test_it_reads_retry_after_in_seconds(header, seconds):
+def test_it_reads_retry_after_in_seconds_and_honours_at_most_five_minutes(header, seconds):
     assert leadping.parse_retry_after(header) == seconds
 
 
@@ -228,6 +245,9 @@ def test_it_reads_retry_after_as_an_http_date():
 
     now = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
     assert leadping.parse_retry_after("Fri, 27 Nov 2026 12:00:30 GMT", now=now) == 30
+    assert leadping.parse_retry_after("Fri, 27 Nov 2026 11:00:00 GMT", now=now) == 0
+    assert leadping.parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now=now) == 300
+    assert leadping.parse_retry_after("Mon, 01 Jan 0001 00:00:00 GMT", now=now) in (0, None)
 
 
 @pytest.mark.parametrize("status", [500, 502, 504])
