@@ -144,8 +144,13 @@ def _without_surrogates(value: Any) -> Any:
     return value
 
 
+class NotAnEvent(ValueError):
+    """A JSON object holding none of an event's fields (an error document sent with 200)."""
+
+
 def parse_event_detail(payload: Any, *, requested_id: str) -> EventDetail:
-    """Build an EventDetail from the decoded JSON body; the body must be a JSON object."""
+    """Build an EventDetail from the decoded JSON body; the body must be a JSON object
+    with at least one of an event's fields (raises TypeError or NotAnEvent otherwise)."""
     if not isinstance(payload, Mapping):
         raise TypeError(f"expected a JSON object, got {type(payload).__name__}")
     problems: list[str] = []
@@ -155,13 +160,29 @@ def parse_event_detail(payload: Any, *, requested_id: str) -> EventDetail:
     for attr, name in LIFECYCLE_FIELDS.items():
         values[attr] = _moment(payload, name, problems)
     values["user"] = _user(payload.get("user"), problems)
-    event_id = _string(payload, ("id",), problems) or requested_id
+    answered_id = _string(payload, ("id",), problems)
+    if answered_id is None and (
+        _is_problem_document(payload) or all(value is None for value in values.values())
+    ):
+        # Shown as an event, it would read as a live event of unknown type, polled for ever.
+        raise NotAnEvent("the answer holds none of an event's fields")
+    event_id = answered_id or requested_id
     return EventDetail(
         id=event_id,
         full_payload=_full_payload(payload.get("fullPayload"), problems),
         raw_json=json.dumps(payload, indent=2, ensure_ascii=False, default=str),
         problems=tuple(problems),
         **values,
+    )
+
+
+def _is_problem_document(payload: Mapping[str, Any]) -> bool:
+    """An RFC 9457 error body (numeric `status`, a `title` or `type`) rather than an event."""
+    status = payload.get("status")
+    return (
+        isinstance(status, int)
+        and not isinstance(status, bool)
+        and any(isinstance(payload.get(name), str) for name in ("title", "type"))
     )
 
 

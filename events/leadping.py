@@ -18,7 +18,7 @@ from django.conf import settings
 from requests.models import PreparedRequest
 
 from events import after_response
-from events.detail import EventDetail, load_json, parse_event_detail
+from events.detail import EventDetail, NotAnEvent, load_json, parse_event_detail
 from events.event_ids import validate_event_id
 from events.http_deadline import DeadlineAdapter, Exchange, deadline
 from events.logs import REDACTED, redact
@@ -217,6 +217,10 @@ def _parse_success(body: bytes, event_id: str) -> EventDetail:
     payload = _decode_json(_without_api_key(body))
     try:
         return parse_event_detail(payload, requested_id=event_id)
+    except NotAnEvent:
+        detail = _problem_text(payload)
+        suffix = f": {detail}" if detail else "."
+        raise BadPayload(f"LeadPing's answer holds none of an event's fields{suffix}") from None
     except (TypeError, ValueError, RecursionError):
         raise BadPayload("LeadPing's answer is not an event object.") from None
 
@@ -238,6 +242,10 @@ def _problem_detail(body: bytes) -> str | None:
         problem = load_json(body)
     except (ValueError, RecursionError):
         return None
+    return _problem_text(problem)
+
+
+def _problem_text(problem: Any) -> str | None:
     if not isinstance(problem, dict):
         return None
     for key in ("detail", "title"):

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from events.detail import parse_event_detail, parse_timestamp
+from events.detail import NotAnEvent, parse_event_detail, parse_timestamp
 from tests.conftest import event_from, payload
 
 
@@ -122,3 +122,24 @@ def test_it_treats_blank_strings_as_absent():
 )
 def test_it_parses_timestamps_to_aware_utc_or_none(text, expected):
     assert parse_timestamp(text) == expected
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"id": None, "eventType": None, "status": None, "createdAt": None, "user": None},
+        {"status": 500, "title": "oops", "detail": "bad"},
+        {"type": "about:blank", "status": 404, "title": "Not Found"},
+    ],
+)
+def test_it_refuses_an_object_with_none_of_an_events_fields(data):
+    with pytest.raises(NotAnEvent):
+        parse_event_detail(data, requested_id="x")
+
+
+@pytest.mark.parametrize(
+    "data", [{"id": "evt-1"}, {"status": "Completed"}, {"createdAt": "2026-11-27T10:00:00Z"}]
+)
+def test_it_reads_an_object_with_one_of_an_events_fields(data):
+    assert parse_event_detail(data, requested_id="evt-1").id == "evt-1"

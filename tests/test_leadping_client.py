@@ -276,3 +276,12 @@ def test_an_answer_echoing_the_api_key_is_kept_without_it(upstream):
     assert detail.description == "Sent with key [redacted]"
     assert TEST_API_KEY not in detail.raw_json
     assert detail.status == "Completed"
+
+
+def test_a_problem_document_sent_with_200_is_not_shown_as_an_event(upstream):
+    upstream.get(URL, json={"status": 500, "title": "oops", "detail": "Backend is down"})
+    with pytest.raises(leadping.BadPayload) as error:
+        leadping.fetch_event_detail(EVENT_ID)
+    assert (
+        error.value.message == "LeadPing's answer holds none of an event's fields: Backend is down"
+    )
