@@ -23,6 +23,12 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _PLAUSIBLE_YEARS = range(1900, 2201)
 _MAX_TIMESTAMP_LENGTH = 64
 
+# How much of one text the page shows. A browser lays out a long unbroken text very slowly
+# (a megabyte of it froze a tab for a minute); the raw JSON keeps every text whole.
+FREE_TEXT_LIMIT = 10_000
+SHORT_TEXT_LIMIT = 1_000
+_FREE_TEXT_FIELDS = frozenset({"summary", "description", "status_reason"})
+
 
 @dataclass(frozen=True)
 class Moment:
@@ -156,7 +162,8 @@ def parse_event_detail(payload: Any, *, requested_id: str) -> EventDetail:
     problems: list[str] = []
     values: dict[str, Any] = {}
     for attr, names in _STRING_FIELDS.items():
-        values[attr] = _string(payload, names, problems)
+        limit = FREE_TEXT_LIMIT if attr in _FREE_TEXT_FIELDS else SHORT_TEXT_LIMIT
+        values[attr] = _string(payload, names, problems, limit=limit)
     for attr, name in LIFECYCLE_FIELDS.items():
         values[attr] = _moment(payload, name, problems)
     values["user"] = _user(payload.get("user"), problems)
@@ -194,16 +201,32 @@ def _present(payload: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, A
     return names[0], None
 
 
-def _string(payload: Mapping[str, Any], names: tuple[str, ...], problems: list[str]) -> str | None:
+def _string(
+    payload: Mapping[str, Any],
+    names: tuple[str, ...],
+    problems: list[str],
+    *,
+    limit: int = SHORT_TEXT_LIMIT,
+) -> str | None:
     name, value = _present(payload, names)
     if value is None:
         return None
     if isinstance(value, str):
-        return value if value.strip() else None
+        return cut(value, limit) if value.strip() else None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     problems.append(name)
     return None
+
+
+def cut(text: str, limit: int) -> str:
+    """`text`, or its first `limit` characters and a note saying it was cut."""
+    if len(text) <= limit:
+        return text
+    return (
+        f"{text[:limit]}… [cut at {limit:,} of {len(text):,} characters; "
+        "the raw JSON has the whole text]"
+    )
 
 
 def _moment(payload: Mapping[str, Any], name: str, problems: list[str]) -> Moment | None:
@@ -218,6 +241,7 @@ def _moment(payload: Mapping[str, Any], name: str, problems: list[str]) -> Momen
     parsed = parse_timestamp(value)
     if parsed is None:
         problems.append(name)
+        return Moment(raw=cut(value, _MAX_TIMESTAMP_LENGTH), value=None)
     return Moment(raw=value, value=parsed)
 
 

@@ -37,6 +37,9 @@ _DISPLAYED_INPUT_LENGTH = 200
 # A live event's rendered timeline is reused while LeadPing's answer stays the same; only
 # "upcoming" tags depend on the clock, so they are at most this stale.
 _LIVE_FRAGMENT_SECONDS = 60
+# Longer JSON is offered as a download only: a browser lays out a long unbroken line in a
+# <pre> very slowly, and a few hundred kilobytes of it can freeze the tab.
+_JSON_PAGE_LIMIT = 50_000
 
 # The desk's own answer for each upstream failure; none of them is ever a 500.
 _ERROR_PAGES: dict[type[leadping.LeadPingError], tuple[str, int]] = {
@@ -230,6 +233,7 @@ def _status_context(
         "fragment_seconds": (
             settings.LEADPING_CACHE_FINAL_SECONDS if badge.is_final else _LIVE_FRAGMENT_SECONDS
         ),
+        "json_page_limit": _JSON_PAGE_LIMIT,
     }
 
 

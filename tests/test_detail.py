@@ -3,7 +3,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from events.detail import NotAnEvent, parse_event_detail, parse_timestamp
+from events.detail import (
+    FREE_TEXT_LIMIT,
+    SHORT_TEXT_LIMIT,
+    NotAnEvent,
+    parse_event_detail,
+    parse_timestamp,
+)
 from tests.conftest import event_from, payload
 
 
@@ -143,3 +149,24 @@ def test_it_refuses_an_object_with_none_of_an_events_fields(data):
 )
 def test_it_reads_an_object_with_one_of_an_events_fields(data):
     assert parse_event_detail(data, requested_id="evt-1").id == "evt-1"
+
+
+def test_it_cuts_a_very_long_text_and_says_so():
+    detail = event_from("sms_delivered.json", description="A" * 1_048_576, eventType="T" * 5_000)
+    assert detail.description.startswith("A" * FREE_TEXT_LIMIT + "…")
+    assert detail.description.endswith(
+        "[cut at 10,000 of 1,048,576 characters; the raw JSON has the whole text]"
+    )
+    assert len(detail.event_type) < SHORT_TEXT_LIMIT + 100
+    assert "A" * 1_048_576 in detail.raw_json
+
+
+def test_it_keeps_a_text_up_to_the_limit_whole():
+    detail = event_from("sms_delivered.json", summary="B" * FREE_TEXT_LIMIT)
+    assert detail.summary == "B" * FREE_TEXT_LIMIT
+
+
+def test_it_cuts_an_unreadable_timestamp_shown_as_received():
+    detail = event_from("sms_delivered.json", createdAt="x" * 10_000)
+    assert not detail.created_at.is_valid
+    assert len(detail.created_at.raw) < 200

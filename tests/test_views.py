@@ -399,3 +399,17 @@ def test_pages_go_out_gzipped_when_the_browser_accepts_it(staff_client, lookup_e
         reverse("events:detail", args=[SMS_ID]), headers={"Accept-Encoding": "gzip"}
     )
     assert response["Content-Encoding"] == "gzip"
+
+
+def test_a_huge_answer_is_offered_as_a_download_not_laid_out_in_the_page(
+    staff_client, lookup_event
+):
+    lookup_event.return_value = snapshot(description="A" * 1_048_576, fullPayload="C" * 200_000)
+    page = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert len(html) < 100_000
+    assert "too long to show here: download it" in html
+    assert "[cut at 10,000 of 1,048,576 characters" in html
+    download = staff_client.get(reverse("events:raw", args=[SMS_ID]))
+    assert b"A" * 1_048_576 in download.content
