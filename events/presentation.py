@@ -150,6 +150,32 @@ def status_badge(status: str | None) -> StatusBadge:
     )
 
 
+# Lifecycle times that contradict a status: a failure time beside "Completed", a delivery
+# time beside "Failed" or "Cancelled".
+_CONTRADICTIONS: dict[str, tuple[str, ...]] = {
+    "completed": ("failed_at", "undeliverable_at", "blocked_at", "canceled_at"),
+    "failed": ("delivered_at",),
+    "cancelled": ("delivered_at",),
+}
+
+
+def status_conflict(detail: EventDetail) -> str | None:
+    """A sentence for staff when the status and the lifecycle disagree, else None.
+
+    LeadPing reports both; when they disagree the page must not let a green badge hide a
+    failure time (or a red one a delivery).
+    """
+    badge = status_badge(detail.status)
+    for attr in _CONTRADICTIONS.get(badge.key, ()):
+        if getattr(detail, attr) is not None:
+            step_label = _STEPS[LIFECYCLE_FIELDS[attr]][0]
+            return (
+                f"LeadPing's status says {badge.label}, but the lifecycle also has "
+                f"{step_label.lower()}: check the timeline and the raw JSON."
+            )
+    return None
+
+
 def is_final_status(status: str | None) -> bool:
     """Whether the status can no longer change (so the dashboard may stop polling)."""
     return status_badge(status).is_final

@@ -31,7 +31,13 @@ from events.event_ids import (
 from events.masking import mask_phone_numbers
 from events.middleware import SESSION_POLL_SECONDS
 from events.models import LookupAudit, Preferences
-from events.presentation import TimelineStep, build_timeline, status_badge, timeline_outcome
+from events.presentation import (
+    TimelineStep,
+    build_timeline,
+    status_badge,
+    status_conflict,
+    timeline_outcome,
+)
 
 _DISPLAYED_INPUT_LENGTH = 200
 # A live event's rendered timeline is reused while LeadPing's answer stays the same; only
@@ -222,6 +228,7 @@ def _status_context(
         "detail": detail,
         "requested_id": event_id,
         "badge": badge,
+        "status_conflict": status_conflict(detail),
         "lifecycle": _Lifecycle(detail, now),
         "polling": not badge.is_final,
         "poll_seconds": poll_seconds,

@@ -12,9 +12,11 @@ from events.presentation import (
     is_final_status,
     phone_display,
     status_badge,
+    status_conflict,
     timeline_kind,
     timeline_outcome,
 )
+from tests.conftest import event_from
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 TEL_HREF = re.compile(r"tel:\+[0-9]+")
@@ -594,3 +596,25 @@ def test_the_outcome_is_never_a_step_whose_time_could_not_be_read():
     )
     steps = build_timeline(detail, now=datetime(2026, 11, 27, tzinfo=UTC))
     assert timeline_outcome(steps).key == "sentAt"
+
+
+# --- status and lifecycle disagreeing ------------------------------------------------------
+
+
+def test_a_completed_event_with_a_failure_time_is_flagged():
+    detail = event_from("sms_delivered.json", status="Completed", failedAt="2026-11-26T14:03:00Z")
+    assert status_conflict(detail) == (
+        "LeadPing's status says Completed, but the lifecycle also has failed: "
+        "check the timeline and the raw JSON."
+    )
+
+
+def test_a_failed_event_with_a_delivery_time_is_flagged():
+    detail = event_from("sms_delivered.json", status="Failed")
+    assert "status says Failed" in status_conflict(detail)
+    assert "delivered" in status_conflict(detail)
+
+
+@pytest.mark.parametrize("status", ["Completed", "Pending", "InProgress", "Odd", None])
+def test_an_event_whose_status_and_lifecycle_agree_is_not_flagged(status):
+    assert status_conflict(event_from("sms_delivered.json", status=status)) is None

@@ -413,3 +413,16 @@ def test_a_huge_answer_is_offered_as_a_download_not_laid_out_in_the_page(
     assert "[cut at 10,000 of 1,048,576 characters" in html
     download = staff_client.get(reverse("events:raw", args=[SMS_ID]))
     assert b"A" * 1_048_576 in download.content
+
+
+def test_a_status_the_lifecycle_contradicts_is_flagged_on_the_page_and_in_the_poll(
+    staff_client, lookup_event
+):
+    lookup_event.return_value = snapshot(status="Completed", failedAt="2026-11-26T14:03:00Z")
+    page = staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    assert "status says Completed, but the lifecycle also has failed" in page
+    poll = staff_client.get(reverse("events:status", args=[SMS_ID]), headers=HTMX)
+    assert "status says Completed, but the lifecycle also has failed" in poll.content.decode()
+    lookup_event.return_value = snapshot(status="Pending")
+    page = staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    assert "lifecycle also has" not in page
