@@ -151,10 +151,12 @@ def render() -> str:
     family(
         "leadping_refused_calls_total",
         "counter",
-        "Upstream calls the desk did not make: its budget was spent, or a Retry-After ran.",
+        "Upstream calls the desk did not make: its budget was spent, a Retry-After ran, or "
+        "too many requests were already waiting on LeadPing.",
         [
             ('{reason="budget"}', counters["budget_refusals"]),
             ('{reason="retry_after"}', counters["retry_after_refusals"]),
+            ('{reason="busy"}', counters["busy_refusals"]),
         ],
     )
     family(

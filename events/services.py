@@ -10,6 +10,7 @@ and when LeadPing fails the last good copy is served with its age and the reason
 import hashlib
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,37 @@ class BudgetExhausted(leadping.RateLimited):
     """The desk's own budget of LeadPing calls is spent for now; no call was made."""
 
     message = "The desk is pacing its calls to LeadPing to stay inside the business's rate limit."
+
+
+class DeskBusy(leadping.UpstreamUnavailable):
+    """Every request this process may have waiting on LeadPing already is; no call was made."""
+
+    message = (
+        "The desk is waiting on LeadPing for many other lookups right now. "
+        "Try again in a few seconds."
+    )
+
+
+class _WaitingSlots:
+    """Counts the requests of this process waiting on LeadPing (LEADPING_MAX_WAITING at most)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._used = 0
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._used >= settings.LEADPING_MAX_WAITING:
+                return False
+            self._used += 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self._used -= 1
+
+
+_waiting = _WaitingSlots()
 
 
 class DeskUnavailable(leadping.LeadPingError):
@@ -130,8 +162,28 @@ def _lookup(event_id: str) -> EventSnapshot:
         look = _look(event_id)
     if look.fresh or look.missing:
         upstream.count("cache_hits")
+        entry = _as_entry(look.stored)
+        if look.missing:
+            raise leadping.EventNotFound()
+        if entry is not None:
+            return entry.snapshot()
     else:
         upstream.count("cache_misses")
+    # A slow LeadPing must not hold every thread: past LEADPING_MAX_WAITING requests
+    # waiting on it, the others get the last copy or "busy" at once.
+    if not _waiting.take():
+        if look.token is not None:
+            upstream.release_lock(event_id, look.token)
+        upstream.count("busy_refusals")
+        return _stale_or_raise(_as_entry(look.stored), DeskBusy())
+    try:
+        return _fetch_or_wait(event_id, look, deadline=deadline)
+    finally:
+        _waiting.give_back()
+
+
+def _fetch_or_wait(event_id: str, look: upstream.Look, *, deadline: float) -> EventSnapshot:
+    """Call LeadPing if this request holds the event's lock, else wait for the one that does."""
     while True:
         entry = _as_entry(look.stored)
         if look.fresh and entry is not None:

@@ -42,6 +42,7 @@ COUNTERS = (
     "coalesced_waits",
     "budget_refusals",
     "retry_after_refusals",
+    "busy_refusals",
     "stale_served",
     "polls_served",
     "polls_unchanged",

@@ -50,6 +50,7 @@ _JSON_PAGE_LIMIT = 50_000
 # The desk's own answer for each upstream failure; none of them is ever a 500.
 _ERROR_PAGES: dict[type[leadping.LeadPingError], tuple[str, int]] = {
     services.DeskUnavailable: ("desk_unavailable", 503),
+    services.DeskBusy: ("desk_busy", 503),
     leadping.EventNotFound: ("not_found", 404),
     leadping.NotAuthorised: ("not_authorised", 502),
     leadping.RateLimited: ("rate_limited", 429),
@@ -305,7 +306,7 @@ def _invalid_event_id(request: HttpRequest, event_id: str) -> HttpResponse:
 def _audit_outcome(error: leadping.LeadPingError) -> str:
     """The audit trail's outcome for an error page: the desk's own outage is "unavailable"."""
     kind = _error_page(error)[0]
-    return LookupAudit.Outcome.UNAVAILABLE if kind == "desk_unavailable" else kind
+    return LookupAudit.Outcome.UNAVAILABLE if kind.startswith("desk_") else kind
 
 
 def _error_page(error: leadping.LeadPingError) -> tuple[str, int]:

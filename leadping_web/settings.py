@@ -322,6 +322,16 @@ LEADPING_STALE_SECONDS = env_int("LEADPING_STALE_SECONDS", 3600, minimum=0, maxi
 LEADPING_COALESCE_WAIT_SECONDS = env_float(
     "LEADPING_COALESCE_WAIT_SECONDS", 5.0, minimum=0.1, maximum=60
 )
+# How many requests of one process may wait on LeadPing at once (calling it, or waiting for
+# another request's call); the rest get the last copy or "busy" at once. Leaves threads for
+# health checks, cached pages and polls when LeadPing is slow: by default all of gunicorn's
+# threads but four (leadping_web/gunicorn.conf.py reads the same GUNICORN_THREADS).
+LEADPING_MAX_WAITING = env_int(
+    "LEADPING_MAX_WAITING",
+    max(1, env_int("GUNICORN_THREADS", 16, minimum=1, maximum=256) - 4),
+    minimum=1,
+    maximum=1000,
+)
 LEADPING_BUDGET_CALLS = env_int("LEADPING_BUDGET_CALLS", 240, minimum=1, maximum=100000)
 LEADPING_BUDGET_SECONDS = env_int("LEADPING_BUDGET_SECONDS", 60, minimum=1, maximum=3600)
 LEADPING_BUDGET_BURST = env_int("LEADPING_BUDGET_BURST", 20, minimum=1, maximum=100000)

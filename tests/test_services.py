@@ -404,3 +404,71 @@ def test_an_invalid_id_is_refused_before_the_cache_or_upstream(upstream_mock):
     with pytest.raises(InvalidEventId):
         services.lookup_event(event_id="../x")
     assert len(upstream_mock.calls) == 0
+
+
+# --- how many requests may wait on LeadPing ----------------------------------------------
+
+
+def _blocking_upstream(upstream_mock, event_id):
+    """LeadPing holds its answer for `event_id` until the returned event is set."""
+    release = threading.Event()
+    entered = threading.Event()
+
+    def answer(request):
+        entered.set()
+        release.wait(5)
+        return 200, {}, json.dumps(body(event_id, "InProgress"))
+
+    upstream_mock.add_callback(responses.GET, url(event_id), callback=answer)
+    return entered, release
+
+
+def _look_in_thread(event_id):
+    outcome = {}
+
+    def look():
+        try:
+            outcome["snapshot"] = services.lookup_event(event_id=event_id)
+        except leadping.LeadPingError as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=look)
+    thread.start()
+    return thread, outcome
+
+
+def test_past_the_waiting_limit_a_lookup_is_told_the_desk_is_busy_at_once(upstream_mock, settings):
+    settings.LEADPING_MAX_WAITING = 1
+    entered, release = _blocking_upstream(upstream_mock, LIVE)
+    upstream_mock.get(url(FINAL), json=body(FINAL))
+    thread, outcome = _look_in_thread(LIVE)
+    assert entered.wait(5)
+    try:
+        with pytest.raises(services.DeskBusy):
+            services.lookup_event(event_id=FINAL)
+    finally:
+        release.set()
+        thread.join(5)
+    assert outcome["snapshot"].detail.id == LIVE
+    assert [call.request.url for call in upstream_mock.calls] == [url(LIVE)]
+    assert upstream.read_counters()["busy_refusals"] == 1
+    # Its lock was let go: once a slot is free, the event is fetched.
+    assert services.lookup_event(event_id=FINAL).detail.id == FINAL
+
+
+def test_past_the_waiting_limit_the_last_copy_is_served_with_the_reason(upstream_mock, settings):
+    upstream_mock.get(url(FINAL), json=body(FINAL, "InProgress"))
+    services.lookup_event(event_id=FINAL)
+    expire(FINAL)
+    settings.LEADPING_MAX_WAITING = 1
+    entered, release = _blocking_upstream(upstream_mock, LIVE)
+    thread, _ = _look_in_thread(LIVE)
+    assert entered.wait(5)
+    try:
+        snapshot = services.lookup_event(event_id=FINAL)
+    finally:
+        release.set()
+        thread.join(5)
+    assert snapshot.from_cache
+    assert snapshot.stale_reason == services.DeskBusy.message
+    assert len([c for c in upstream_mock.calls if c.request.url == url(FINAL)]) == 1

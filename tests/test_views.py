@@ -426,3 +426,16 @@ def test_a_status_the_lifecycle_contradicts_is_flagged_on_the_page_and_in_the_po
     lookup_event.return_value = snapshot(status="Pending")
     page = staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
     assert "lifecycle also has" not in page
+
+
+def test_a_busy_desk_says_so_on_the_page_and_to_the_poll(staff_client, lookup_event):
+    from events.services import DeskBusy
+
+    lookup_event.side_effect = DeskBusy()
+    page = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    assert page.status_code == 503
+    assert b"The desk is busy" in page.content
+    assert b"Try again" in page.content
+    poll = staff_client.get(reverse("events:status", args=[SMS_ID]), headers=HTMX)
+    assert poll.status_code == 503
+    assert poll.content.decode() == DeskBusy.message
