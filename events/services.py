@@ -170,19 +170,20 @@ def _lookup(event_id: str) -> EventSnapshot:
     else:
         upstream.count("cache_misses")
     # A slow LeadPing must not hold every thread: past LEADPING_MAX_WAITING requests
-    # waiting on it, the others get the last copy or "busy" at once.
-    if not _waiting.take():
-        if look.token is not None:
-            upstream.release_lock(event_id, look.token)
-        upstream.count("busy_refusals")
-        return _stale_or_raise(_as_entry(look.stored), DeskBusy())
+    # waiting on it, the others get the last copy or "busy" at once. Only a request for an
+    # event another one is already fetching, with no copy to show, waits without a slot:
+    # that wait ends with that one call.
+    has_slot = _waiting.take()
     try:
-        return _fetch_or_wait(event_id, look, deadline=deadline)
+        return _fetch_or_wait(event_id, look, deadline=deadline, has_slot=has_slot)
     finally:
-        _waiting.give_back()
+        if has_slot:
+            _waiting.give_back()
 
 
-def _fetch_or_wait(event_id: str, look: upstream.Look, *, deadline: float) -> EventSnapshot:
+def _fetch_or_wait(
+    event_id: str, look: upstream.Look, *, deadline: float, has_slot: bool
+) -> EventSnapshot:
     """Call LeadPing if this request holds the event's lock, else wait for the one that does."""
     while True:
         entry = _as_entry(look.stored)
@@ -190,6 +191,11 @@ def _fetch_or_wait(event_id: str, look: upstream.Look, *, deadline: float) -> Ev
             return entry.snapshot()
         if look.missing:
             raise leadping.EventNotFound()
+        if not has_slot and (look.token is not None or entry is not None):
+            if look.token is not None:
+                upstream.release_lock(event_id, look.token)
+            upstream.count("busy_refusals")
+            return _stale_or_raise(entry, DeskBusy())
         if look.token is not None:
             try:
                 return _fetch(event_id, stale=entry, deadline=deadline, spent=look.spent)

@@ -472,3 +472,21 @@ def test_past_the_waiting_limit_the_last_copy_is_served_with_the_reason(upstream
     assert snapshot.from_cache
     assert snapshot.stale_reason == services.DeskBusy.message
     assert len([c for c in upstream_mock.calls if c.request.url == url(FINAL)]) == 1
+
+
+def test_past_the_waiting_limit_a_lookup_with_nothing_to_show_waits_for_the_call_under_way(
+    upstream_mock, settings
+):
+    settings.LEADPING_MAX_WAITING = 1
+    entered, release = _blocking_upstream(upstream_mock, LIVE)
+    first, first_outcome = _look_in_thread(LIVE)
+    assert entered.wait(5)
+    second, second_outcome = _look_in_thread(LIVE)
+    time.sleep(0.1)
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert first_outcome["snapshot"].detail.id == LIVE
+    assert second_outcome["snapshot"].detail.id == LIVE
+    assert len(upstream_mock.calls) == 1
+    assert upstream.read_counters()["busy_refusals"] == 0
