@@ -32,7 +32,12 @@ class RequestIdFilter(logging.Filter):
 
 def _add_request_id(record: logging.LogRecord) -> None:
     if not hasattr(record, "request_id"):
-        record.request_id = current_request_id() or _NO_REQUEST
+        # Django logs a 4xx/5xx answer ("Service Unavailable: /…") after the middleware
+        # chain has returned, with the request attached to the record.
+        request = getattr(record, "request", None)
+        record.request_id = (
+            current_request_id() or getattr(request, "request_id", None) or _NO_REQUEST
+        )
 
 
 def redact(text: str) -> str:

@@ -183,3 +183,18 @@ def test_json_log_lines_redact_the_api_key_in_tracebacks():
     entry = json.loads(JsonFormatter().format(record))
     assert TEST_API_KEY not in json.dumps(entry)
     assert REDACTED in entry["exception"]
+
+
+def test_djangos_line_about_an_error_answer_carries_the_request_id(staff_client):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(PlainFormatter(PLAIN_FORMAT))
+    django_request = logging.getLogger("django.request")
+    django_request.addHandler(handler)
+    try:
+        response = staff_client.get("/events/not%20an%20id/")
+    finally:
+        django_request.removeHandler(handler)
+    assert response.status_code == 400
+    assert f"[{response['X-Request-ID']}]: Bad Request: /events/not an id/" in stream.getvalue()
