@@ -195,6 +195,8 @@ def _read_body(response: requests.Response, exchange: Exchange) -> bytes:
             if size > MAX_BODY_BYTES:
                 raise BadPayload("LeadPing's answer is too large to show.")
             chunks.append(chunk)
+    except requests.exceptions.ContentDecodingError:
+        raise BadPayload("LeadPing's answer could not be decompressed.") from None
     except requests.RequestException:
         if not exchange.expired:
             raise UpstreamUnavailable(

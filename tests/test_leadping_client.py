@@ -285,3 +285,12 @@ def test_a_problem_document_sent_with_200_is_not_shown_as_an_event(upstream):
     assert (
         error.value.message == "LeadPing's answer holds none of an event's fields: Backend is down"
     )
+
+
+def test_an_answer_that_cannot_be_decompressed_is_a_bad_payload_not_a_broken_connection(
+    upstream,
+):
+    upstream.get(URL, body=b"this is not gzip", headers={"Content-Encoding": "gzip"})
+    with pytest.raises(leadping.BadPayload) as error:
+        leadping.fetch_event_detail(EVENT_ID)
+    assert error.value.message == "LeadPing's answer could not be decompressed."
