@@ -12,5 +12,6 @@ urlpatterns = [
     path("preferences/", team_views.preferences, name="preferences"),
     path("events/<str:event_id>/", views.event_detail, name="detail"),
     path("events/<str:event_id>/status/", views.event_status, name="status"),
+    path("events/<str:event_id>/details/", views.event_facts, name="facts"),
     path("events/<str:event_id>/raw.json", views.event_raw, name="raw"),
 ]

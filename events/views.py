@@ -129,6 +129,28 @@ def event_status(request: HttpRequest, event_id: str) -> HttpResponse:
 
 @require_safe
 @desk_staff_required
+@vary_on_headers("HX-Request")
+@csp_override({"default-src": [CSP.NONE]})
+@xframe_options_exempt
+def event_facts(request: HttpRequest, event_id: str) -> HttpResponse:
+    """The event's details (what, who, references, payloads) for htmx, when a poll brought a
+    new answer: the status panel alone would leave them as they were at the first view."""
+    if not is_valid_event_id(event_id):
+        return _plain_error(describe_invalid_event_id(event_id), 400)
+    if not request.htmx:
+        return redirect("events:detail", event_id=event_id)
+    try:
+        snapshot = services.lookup_event(event_id=event_id)
+    except leadping.LeadPingError as error:
+        response = _plain_error(error.message, _error_page(error)[1])
+        _add_retry_after(response, error)
+        return response
+    context = _status_context(request, snapshot, event_id)
+    return render(request, "events/event_detail.html#event-facts", context)
+
+
+@require_safe
+@desk_staff_required
 def event_raw(request: HttpRequest, event_id: str) -> HttpResponse:
     """The event's JSON as LeadPing sent it (numbers masked without the permission)."""
     snapshot = _audited_lookup(request, event_id, LookupAudit.Kind.DOWNLOAD)

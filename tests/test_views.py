@@ -439,3 +439,40 @@ def test_a_busy_desk_says_so_on_the_page_and_to_the_poll(staff_client, lookup_ev
     poll = staff_client.get(reverse("events:status", args=[SMS_ID]), headers=HTMX)
     assert poll.status_code == 503
     assert poll.content.decode() == DeskBusy.message
+
+
+# --- the details, refreshed when a poll brings a new answer -------------------------------
+
+
+def test_the_details_fragment_follows_the_latest_answer(staff_client, lookup_event):
+    lookup_event.return_value = snapshot(status="Completed", providerMessageId="SM-final-42")
+    response = staff_client.get(reverse("events:facts", args=[SMS_ID]), headers=HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.startswith('<div id="event-facts"')
+    assert "SM-final-42" in html
+    assert "&quot;status&quot;: &quot;Completed&quot;" in html
+    assert "<html" not in html
+    assert response["Content-Security-Policy"] == "default-src 'none'"
+
+
+def test_the_details_fragment_is_for_htmx_only(staff_client, lookup_event):
+    response = staff_client.get(reverse("events:facts", args=[SMS_ID]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("events:detail", args=[SMS_ID])
+    response = staff_client.get("/events/not%20an%20id/details/", headers=HTMX)
+    assert response.status_code == 400
+
+
+def test_the_details_fragment_says_what_failed_as_text(staff_client, lookup_event):
+    lookup_event.side_effect = leadping.UpstreamUnavailable("LeadPing did not answer in time.")
+    response = staff_client.get(reverse("events:facts", args=[SMS_ID]), headers=HTMX)
+    assert response.status_code == 503
+    assert response.content == b"LeadPing did not answer in time."
+
+
+def test_the_page_and_its_details_fragment_carry_the_answers_version(staff_client, lookup_event):
+    page = staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    version = lookup_event.return_value.version
+    assert f'id="event-facts" data-version="{version}"' in page
+    assert f'data-refresh-url="/events/{SMS_ID}/details/"' in page

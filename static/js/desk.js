@@ -145,8 +145,23 @@
       poll.staleSince = null;
       const note = document.querySelector("[data-client-stale]");
       if (note) note.hidden = true;
+      refreshDetails();
     }
   });
+
+  // A poll that brings a new answer redraws the status panel only; the details below it
+  // (references, payloads, raw JSON) are then fetched again, unless they already show it.
+  function refreshDetails() {
+    const details = document.getElementById("event-facts");
+    const panel = document.getElementById("status-panel");
+    if (!details || !panel || !window.htmx) return;
+    const polling = panel.getAttribute("hx-get");
+    const version = polling ? new URL(polling, window.location.href).searchParams.get("v") : null;
+    if (version && version === details.getAttribute("data-version")) return;
+    window.htmx.ajax("GET", details.getAttribute("data-refresh-url"), {
+      target: details, swap: "outerHTML",
+    });
+  }
 
   // --- "3 minutes ago" ---------------------------------------------------------------------
   // Pages carry times as <span data-since="ISO 8601">, or <time datetime="…"> followed by an

@@ -57,6 +57,8 @@ def test_a_live_event_goes_pending_in_progress_completed_without_a_reload(
     expect(desk.locator("#status-panel[hx-trigger]")).to_have_count(0)
     assert desk.evaluate("window.__sameDocument") is True, "the page was reloaded"
     assert answers[-1] == 286, "the last poll should tell htmx to stop polling"
+    # The details below the panel follow the new answer too, not only the badge.
+    expect(desk.locator("#raw-json")).to_contain_text('"status": "Completed"')
 
     polls_when_final = len(polls)
     # Proving that nothing happens takes waiting: two and a half poll intervals.
