@@ -118,6 +118,9 @@ def event_status(request: HttpRequest, event_id: str) -> HttpResponse:
     if not snapshot.is_final and request.GET.get("v") == snapshot.version:
         # Nothing LeadPing said has changed: htmx swaps nothing on a 204.
         upstream.count("polls_unchanged")
+        if snapshot.stale_reason:
+            # LeadPing is still failing: the panel's "checked" time must not move on.
+            return HttpResponse(status=204)
         checked = timezone.localtime().strftime("%H:%M:%S")
         return HttpResponse(status=204, headers={"X-Desk-Checked": checked})
     context = _status_context(request, snapshot, event_id)

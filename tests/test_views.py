@@ -258,6 +258,23 @@ def test_an_unchanged_live_event_answers_204_so_htmx_swaps_nothing(staff_client,
     assert response["X-Desk-Checked"]
 
 
+def test_an_unchanged_stale_copy_answers_204_without_moving_the_checked_time(
+    staff_client, lookup_event
+):
+    stale = EventSnapshot(
+        detail=event_from("sms_delivered.json", status="InProgress"),
+        fetched_at=timezone.now() - timedelta(minutes=2),
+        from_cache=True,
+        stale_reason="LeadPing did not answer in time.",
+    )
+    lookup_event.return_value = stale
+    response = staff_client.get(
+        reverse("events:status", args=[SMS_ID]), {"v": stale.version}, headers=HTMX
+    )
+    assert response.status_code == 204
+    assert not response.has_header("X-Desk-Checked")
+
+
 def test_a_changed_live_event_gets_the_new_panel(staff_client, lookup_event):
     lookup_event.return_value = snapshot(status="InProgress")
     response = staff_client.get(
