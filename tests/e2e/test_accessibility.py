@@ -127,6 +127,21 @@ def test_each_page_state_passes_axe_in_light_and_dark_and_fits_a_phone(open_stat
     assert _horizontal_overflow(page) <= 0, f"{state} is wider than a 375 px screen"
 
 
+@pytest.mark.parametrize("path", ["/", f"/events/{COMPLETED_SMS}/", "/audit/"])
+def test_a_team_admins_longer_menu_fits_a_phone(new_context, team_admin, live_server, path):
+    """Audit and Team add to the account menu; with a long name it must wrap, not overflow."""
+    team_admin.username = "teresa.montgomery-abernathy"
+    team_admin.save()
+    context = new_context(color_scheme="light", viewport={"width": 375, "height": 812})
+    log_in(context, team_admin, live_server.url)
+    page = context.new_page()
+    page.goto(live_server.url + path)
+    expect(page.get_by_role("button", name="Log out")).to_be_in_viewport()
+    if path == "/":
+        screenshot(page, "lookup-team-admin-375px", full_page=False)
+    assert _horizontal_overflow(page) <= 0, f"{path} is wider than a 375 px screen"
+
+
 def test_the_first_view_weighs_at_most_40_kb_compressed(open_state):
     """HTML, CSS and JS of the lookup and of an event page, gzipped, htmx included."""
     weights = {}
