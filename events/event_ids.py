@@ -17,7 +17,17 @@ _GUID = re.compile(
     r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
 )
 _URL = re.compile(r"https?://\S+|/events/\S+", re.IGNORECASE)
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+# A word of an ID's characters that is not part of a longer word ("nement-1" in
+# "évènement-1" is not one).
+_WORD = re.compile(r"(?<!\w)[A-Za-z0-9][A-Za-z0-9._:-]*(?!\w)")
+# Words of a ticket that look like IDs but are times or dates: "10:30", "2024-05-01",
+# "27.11.2026", "2024-05-01T10:30:00Z".
+_TIME_OR_DATE = re.compile(
+    r"\d{1,2}:\d{2}(?::\d{2})?|\d{4}-\d{2}-\d{2}(?:T[\d:.]+Z?)?|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}"
+)
+# The whole input is a phone number as people write it: "+1 512 555 0147", "(512) 555-0147".
+_PHONE_NUMBER = re.compile(r"(?:\+|\(\d)[\d\s().\-/]{6,}|\d{2,4}[\s.\-/(][\d\s().\-/]{5,}")
+_SHOWN_CANDIDATES = 3
 # Path segments that follow /events/ in LeadPing's API without being an event ID.
 _SUB_RESOURCES = {"sms", "calls", "leads", "detail", "status", "raw.json"}
 # A word mined from free text must look like an ID: long enough and holding a digit.
@@ -61,6 +71,11 @@ def extract_event_id(text: str) -> str:
         raise InvalidEventId("That is too long to hold an event ID. Paste just the ID or link.")
     if is_valid_event_id(text):
         return text
+    if _PHONE_NUMBER.fullmatch(text) and sum(ch.isdigit() for ch in text) >= 7:
+        raise InvalidEventId(
+            "That looks like a phone number. The desk looks events up by their event ID: "
+            "paste the event's ID or a link to it."
+        )
     urls = [m.group(0).rstrip(".,;)>]\"'") for m in _URL.finditer(text)]
     for url in urls:
         found = _id_from_url(url)
@@ -72,16 +87,22 @@ def extract_event_id(text: str) -> str:
     if len(guids) == 1:
         return guids.pop()
     candidates = {
-        word.rstrip(".:")
-        for word in _WORD.findall(text)
+        word
+        for word in (found.rstrip(".:") for found in _WORD.findall(text))
         if len(word) >= _MIN_MINED_LENGTH
         and any(ch.isdigit() for ch in word)
-        and is_valid_event_id(word.rstrip(".:"))
+        and not _TIME_OR_DATE.fullmatch(word)
+        and is_valid_event_id(word)
     }
     if len(candidates) == 1:
         return candidates.pop()
     if len(guids) > 1 or len(candidates) > 1:
-        raise InvalidEventId("That text holds more than one possible event ID. Paste just one.")
+        found = sorted(guids) if len(guids) > 1 else sorted(candidates)
+        shown = ", ".join(word[:40] for word in found[:_SHOWN_CANDIDATES])
+        more = ", …" if len(found) > _SHOWN_CANDIDATES else ""
+        raise InvalidEventId(
+            f"That text holds more than one possible event ID ({shown}{more}). Paste just one."
+        )
     raise InvalidEventId(
         "No event ID found. " + describe_invalid_event_id(text if len(text) < 200 else "x" * 200)
     )

@@ -85,3 +85,46 @@ def test_it_explains_when_no_single_event_id_can_be_found(pasted):
     with pytest.raises(InvalidEventId) as caught:
         extract_event_id(pasted)
     assert str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("pasted", "expected"),
+    [
+        ("Customer says SMS at 10:30 didn't arrive, event id SM1234abcd", "SM1234abcd"),
+        ("Sent on 2024-05-01 and failed, evt 9f8e7d6c", "9f8e7d6c"),
+        ("27.11.2026 14:05:09 — event evt_77 bounced", "evt_77"),
+        ("at 2024-05-01T10:30:00Z the event evt_88 failed", "evt_88"),
+    ],
+)
+def test_times_and_dates_in_a_ticket_are_not_taken_for_ids(pasted, expected):
+    assert extract_event_id(pasted) == expected
+
+
+def test_more_than_one_possible_id_are_named():
+    with pytest.raises(InvalidEventId) as caught:
+        extract_event_id("evt_1 or evt_2 or evt_3 or evt_4?")
+    assert str(caught.value) == (
+        "That text holds more than one possible event ID (evt_1, evt_2, evt_3, …). Paste just one."
+    )
+
+
+@pytest.mark.parametrize("pasted", ["évènement-1", "Ereignis-ä12b", "naïve1234"])
+def test_part_of_an_accented_word_is_not_taken_for_an_id(pasted):
+    with pytest.raises(InvalidEventId) as caught:
+        extract_event_id(pasted)
+    assert str(caught.value).startswith("No event ID found.")
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    ["+15125550147", "+1 512 555 0147", "(512) 555-0147", "+44 20 7946 0958", "512 555 0147"],
+)
+def test_a_pasted_phone_number_is_explained_not_looked_up(pasted):
+    with pytest.raises(InvalidEventId) as caught:
+        extract_event_id(pasted)
+    assert str(caught.value).startswith("That looks like a phone number.")
+
+
+@pytest.mark.parametrize("pasted", ["15125550147", "2024-05-01", "evt-555-0147"])
+def test_a_bare_id_that_happens_to_be_digits_is_still_an_id(pasted):
+    assert extract_event_id(pasted) == pasted
