@@ -29,6 +29,13 @@ FREE_TEXT_LIMIT = 10_000
 SHORT_TEXT_LIMIT = 1_000
 _FREE_TEXT_FIELDS = frozenset({"summary", "description", "status_reason"})
 
+# Bidirectional embeddings, overrides and isolates reorder the text around them: with
+# U+202E, "invoice-\u202etxt.exe" reads as "invoice-exe.txt". In the fields they become
+# U+FFFD, visibly; in the JSON, the escape that JSON itself would use (same value).
+_BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_BIDI_IN_TEXT = str.maketrans(dict.fromkeys(_BIDI_CONTROLS, "\ufffd"))
+_BIDI_IN_JSON = str.maketrans({char: f"\\u{ord(char):04x}" for char in _BIDI_CONTROLS})
+
 
 @dataclass(frozen=True)
 class Moment:
@@ -177,7 +184,7 @@ def parse_event_detail(payload: Any, *, requested_id: str) -> EventDetail:
     return EventDetail(
         id=event_id,
         full_payload=_full_payload(payload.get("fullPayload"), problems),
-        raw_json=json.dumps(payload, indent=2, ensure_ascii=False, default=str),
+        raw_json=json_text(payload),
         problems=tuple(problems),
         **values,
     )
@@ -212,11 +219,16 @@ def _string(
     if value is None:
         return None
     if isinstance(value, str):
-        return cut(value, limit) if value.strip() else None
+        return cut(value.translate(_BIDI_IN_TEXT), limit) if value.strip() else None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     problems.append(name)
     return None
+
+
+def json_text(value: Any) -> str:
+    """Pretty-printed JSON, non-ASCII kept readable but bidirectional controls escaped."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str).translate(_BIDI_IN_JSON)
 
 
 def cut(text: str, limit: int) -> str:
@@ -241,7 +253,7 @@ def _moment(payload: Mapping[str, Any], name: str, problems: list[str]) -> Momen
     parsed = parse_timestamp(value)
     if parsed is None:
         problems.append(name)
-        return Moment(raw=cut(value, _MAX_TIMESTAMP_LENGTH), value=None)
+        return Moment(raw=cut(value.translate(_BIDI_IN_TEXT), _MAX_TIMESTAMP_LENGTH), value=None)
     return Moment(raw=value, value=parsed)
 
 
@@ -281,12 +293,12 @@ def _full_payload(value: Any, problems: list[str]) -> str | None:
         try:
             decoded = load_json(value)
         except (ValueError, RecursionError):
-            return value
+            return value.translate(_BIDI_IN_TEXT)
         if not isinstance(decoded, dict | list):
-            return value
+            return value.translate(_BIDI_IN_TEXT)
         value = decoded
     try:
-        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+        return json_text(value)
     except (ValueError, RecursionError):
         problems.append("fullPayload")
         return None

@@ -7,13 +7,12 @@ could not be read), so every one is scanned; the numbers fields are masked whole
 """
 
 import dataclasses
-import json
 import re
 from typing import Any
 
 import phonenumbers
 
-from events.detail import EventDetail, EventUser, Moment, load_json
+from events.detail import EventDetail, EventUser, Moment, json_text, load_json
 
 MASK = "•••"
 _KEPT_DIGITS = 4
@@ -76,7 +75,7 @@ class _Masker:
             return self.text(text)
         try:
             masked = self._json_value(document, key=None)
-            return json.dumps(masked, indent=2, ensure_ascii=False)
+            return json_text(masked)
         except RecursionError:
             return MASK
 

@@ -170,3 +170,20 @@ def test_it_cuts_an_unreadable_timestamp_shown_as_received():
     detail = event_from("sms_delivered.json", createdAt="x" * 10_000)
     assert not detail.created_at.is_valid
     assert len(detail.created_at.raw) < 200
+
+
+def test_bidirectional_controls_are_shown_replaced_and_escaped_in_the_json():
+    spoof = "Rejected invoice-\u202etxt.exe and \u2066isolated\u2069"
+    detail = event_from("sms_delivered.json", statusReason=spoof, fullPayload=spoof)
+    assert detail.status_reason == "Rejected invoice-\ufffdtxt.exe and \ufffdisolated\ufffd"
+    assert detail.full_payload == detail.status_reason
+    for control in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
+        assert control not in detail.raw_json
+    assert "invoice-\\u202etxt.exe" in detail.raw_json
+    # Escaped the way JSON escapes: the raw JSON still holds the same value.
+    assert json.loads(detail.raw_json)["statusReason"] == spoof
+
+
+def test_right_to_left_text_itself_is_kept():
+    detail = event_from("sms_delivered.json", summary="שלום עולם مرحبا")
+    assert detail.summary == "שלום עולם مرحبا"

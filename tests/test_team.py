@@ -495,3 +495,11 @@ def test_preferences_out_of_bounds_are_refused_with_a_message(staff_client, data
     response = staff_client.post(reverse("events:preferences"), data)
     assert response.status_code == 400
     assert b'role="alert"' in response.content
+
+
+def test_masked_raw_json_keeps_bidirectional_controls_escaped(masked_client, lookup_event):
+    lookup_event.return_value = snapshot(statusReason="call +1 415 555 0177 \u202etxt.exe")
+    download = masked_client.get(reverse("events:raw", args=[SMS_ID])).content.decode()
+    assert "\u202e" not in download
+    assert "\\u202etxt.exe" in download
+    assert "•••0177" in download
