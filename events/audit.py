@@ -140,7 +140,7 @@ def filtered_audit(
     """Audit rows matching the team admin's filters, newest first."""
     rows = LookupAudit.objects.all()
     if username:
-        rows = rows.filter(username__iexact=username)
+        rows = rows.filter(username__icontains=username)
     if event_id:
         rows = rows.filter(event_id__icontains=event_id)
     if outcome:

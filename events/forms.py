@@ -19,7 +19,7 @@ _DAY_RANGE = [
 class AuditFilterForm(forms.Form):
     """The team admin's filters over the audit trail; every field is optional."""
 
-    user = forms.CharField(required=False, max_length=150, label="User")
+    user = forms.CharField(required=False, max_length=150, label="User contains")
     event_id = forms.CharField(required=False, max_length=200, label="Event ID contains")
     outcome = forms.ChoiceField(
         required=False, choices=[("", "Any outcome"), *LookupAudit.Outcome.choices]

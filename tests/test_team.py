@@ -283,6 +283,9 @@ def test_team_admins_browse_the_audit_trail_with_filters(team_admin_client, audi
     assert len(response.context["page"]) == 4
     response = team_admin_client.get(reverse("events:audit"), {"user": "SAM"})
     assert {r.event_id for r in response.context["page"]} == {"evt-aaa", "evt-bbb"}
+    # Part of a name finds it, as part of an event ID does.
+    response = team_admin_client.get(reverse("events:audit"), {"user": "es"})
+    assert {r.username for r in response.context["page"]} == {"tess"}
     response = team_admin_client.get(reverse("events:audit"), {"event_id": "aaa"})
     assert len(response.context["page"]) == 2
     response = team_admin_client.get(reverse("events:audit"), {"outcome": "not_found"})
