@@ -3,7 +3,8 @@
 import zoneinfo
 from collections.abc import Callable
 
-from django.contrib.auth.signals import user_logged_in
+from django.contrib import messages
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -44,3 +45,10 @@ def _load_preferences_at_login(sender: object, request: HttpRequest, user: objec
 
     if request is not None and hasattr(request, "session"):
         remember_preferences(request, Preferences.objects.filter(user=user).first())
+
+
+@receiver(user_logged_out)
+def _say_logged_out(sender: object, request: HttpRequest | None, **_: object) -> None:
+    """The login page the logout leads to says it worked (messages survive it in a cookie)."""
+    if request is not None and hasattr(request, "_messages"):
+        messages.info(request, "You have been logged out.")

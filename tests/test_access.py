@@ -87,6 +87,12 @@ def test_logout_takes_a_post_only(staff_client):
     assert staff_client.get("/").status_code == 302
 
 
+def test_the_login_page_after_a_logout_says_it_worked(staff_client):
+    response = staff_client.post("/accounts/logout/", follow=True)
+    assert response.status_code == 200
+    assert "You have been logged out." in response.content.decode()
+
+
 def test_an_inactive_user_is_logged_out(staff_client, staff_user):
     staff_user.is_active = False
     staff_user.save()
