@@ -1,6 +1,7 @@
 from datetime import date, datetime, time, timedelta
 
 from django import forms
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
@@ -66,6 +67,7 @@ class PreferencesForm(forms.ModelForm):
     class Meta:
         model = Preferences
         fields = ["time_zone", "poll_seconds"]
+
         labels = {
             "time_zone": "Show times in",
             "poll_seconds": "Refresh live events every (seconds)",
@@ -77,3 +79,12 @@ class PreferencesForm(forms.ModelForm):
                 "empty uses the desk's default."
             ),
         }
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        zone = self.fields["time_zone"]
+        zone.choices = [("", f"The desk's time zone ({settings.TIME_ZONE})"), *zone.choices[1:]]
+        # The browser can then say so before sending (the model's validators still decide).
+        self.fields["poll_seconds"].widget.attrs.update(
+            min=Preferences.MIN_POLL_SECONDS, max=Preferences.MAX_POLL_SECONDS
+        )

@@ -87,7 +87,14 @@ class LookupAudit(models.Model):
 
 
 def _time_zone_choices() -> list[tuple[str, str]]:
-    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+    """Places (Area/City) and UTC: not the database's internals ("Factory", "localtime",
+    "posixrules") nor "Etc/GMT+5", whose sign is the reverse of what it reads."""
+    names = sorted(
+        name
+        for name in zoneinfo.available_timezones()
+        if name == "UTC" or ("/" in name and not name.startswith(("Etc/", "SystemV/")))
+    )
+    return [(name, name.replace("_", " ")) for name in names]
 
 
 class Preferences(models.Model):

@@ -492,12 +492,30 @@ def test_preferences_come_back_at_the_next_login(client, staff_user):
 
 
 @pytest.mark.parametrize(
-    "data", [{"poll_seconds": "1"}, {"poll_seconds": "301"}, {"time_zone": "Mars/Base"}]
+    "data",
+    [
+        {"poll_seconds": "1"},
+        {"poll_seconds": "301"},
+        {"time_zone": "Mars/Base"},
+        {"time_zone": "Factory"},
+        {"time_zone": "localtime"},
+    ],
 )
 def test_preferences_out_of_bounds_are_refused_with_a_message(staff_client, data):
     response = staff_client.post(reverse("events:preferences"), data)
     assert response.status_code == 400
     assert b'role="alert"' in response.content
+
+
+def test_the_preferences_form_offers_places_and_says_what_empty_means(staff_client):
+    html = staff_client.get(reverse("events:preferences")).content.decode()
+    assert '<option value="" selected>The desk&#x27;s time zone (UTC)</option>' in html
+    assert 'value="Europe/Paris"' in html
+    assert 'value="UTC"' in html
+    for internal in ("Factory", "localtime", "posixrules", "Etc/GMT+5"):
+        assert f'value="{internal}"' not in html
+    assert 'min="2"' in html
+    assert 'max="300"' in html
 
 
 def test_masked_raw_json_keeps_bidirectional_controls_escaped(masked_client, lookup_event):
