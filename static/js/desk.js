@@ -77,7 +77,8 @@
   });
 
   // --- the live status panel -------------------------------------------------------------
-  const poll = { failures: 0, skipped: 0, lastSent: Date.now(), staleSince: null };
+  // lastGood: when the desk last answered a poll (the page load to begin with).
+  const poll = { failures: 0, skipped: 0, lastSent: Date.now(), lastGood: new Date() };
 
   function isStatusPanel(elt) { return elt && elt.id === "status-panel"; }
 
@@ -96,19 +97,25 @@
     poll.lastSent = now;
   });
 
+  // Times as the page writes them: 24-hour, in the zone of the viewer's preferences.
   function clock(date) {
-    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    const options = { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" };
+    const zone = document.body.getAttribute("data-time-zone");
+    try {
+      return date.toLocaleTimeString("en-GB", zone ? Object.assign({ timeZone: zone }, options) : options);
+    } catch (error) {  // a zone this browser does not know
+      return date.toLocaleTimeString("en-GB", options);
+    }
   }
 
   function markStale(panel, reason) {
     poll.failures += 1;
-    poll.staleSince = poll.staleSince || new Date();
     const note = document.querySelector("[data-client-stale]");
     if (!note) return;
     const time = panel.querySelector(".freshness time");
     const fetched = new Date(time ? time.getAttribute("datetime") : NaN);
     const shown = isNaN(fetched) ? "" : " Showing what LeadPing said at " + clock(fetched) + ".";
-    note.textContent = "Not refreshed since " + clock(poll.staleSince) + ": " + reason + "." + shown + " Retrying.";
+    note.textContent = "Not refreshed since " + clock(poll.lastGood) + ": " + reason + "." + shown + " Retrying.";
     note.hidden = false;
     panel.classList.add("is-client-stale");
   }
@@ -130,7 +137,7 @@
     const panel = event.detail.elt;
     if (!isStatusPanel(panel) || event.detail.xhr.status !== 204) return;
     poll.failures = 0;
-    poll.staleSince = null;
+    poll.lastGood = new Date();
     const checked = panel.querySelector("[data-checked]");
     const at = event.detail.xhr.getResponseHeader("X-Desk-Checked");
     if (checked && at) checked.textContent = at;
@@ -142,7 +149,7 @@
   document.addEventListener("htmx:afterSwap", function (event) {
     if (isStatusPanel(event.detail.elt) || isStatusPanel(event.detail.target)) {
       poll.failures = 0;
-      poll.staleSince = null;
+      poll.lastGood = new Date();
       const note = document.querySelector("[data-client-stale]");
       if (note) note.hidden = true;
       refreshDetails();

@@ -12,6 +12,11 @@ from tests.e2e.support import LIVE_SECONDS, POLL_SECONDS, screenshot
 PHASE_TIMEOUT_MS = (LIVE_SECONDS / 3 + 2 * POLL_SECONDS) * 1000
 
 
+def _seconds(clock: str) -> int:
+    hours, minutes, seconds = (int(part) for part in clock.split(":"))
+    return hours * 3600 + minutes * 60 + seconds
+
+
 def _is_poll(url: str) -> bool:
     return "/status/" in url
 
@@ -74,6 +79,13 @@ def test_a_failing_poll_says_so_and_the_next_good_answer_clears_it(desk: Page, l
     desk.route("**/status/**", lambda route: route.fulfill(status=503, body="LeadPing is down"))
     expect(note).to_be_visible(timeout=3 * POLL_SECONDS * 1000)
     expect(note).to_contain_text("LeadPing is down")
+    # Written as the page writes times: 24-hour, the viewer's zone (UTC here), and since the
+    # last poll the desk answered, which the panel shows as "checked".
+    checked = desk.locator("[data-checked]").inner_text()
+    expect(note).to_contain_text(re.compile(r"^Not refreshed since \d\d:\d\d:\d\d: "))
+    assert "AM" not in note.inner_text() and "PM" not in note.inner_text()
+    since = re.search(r"since (\d\d:\d\d:\d\d)", note.inner_text()).group(1)
+    assert abs(_seconds(since) - _seconds(checked)) <= 2, (since, checked)
     expect(desk.locator("#status-panel")).to_have_class(re.compile(r"\bis-client-stale\b"))
 
     desk.unroute("**/status/**")
