@@ -101,3 +101,9 @@ def test_an_inactive_user_is_logged_out(staff_client, staff_user):
 
 def test_a_superuser_may_look_up_events(admin_client):
     assert admin_client.get("/").status_code == 200
+
+
+def test_admin_pages_name_the_desks_icon(admin_client):
+    html = admin_client.get("/admin/").content.decode()
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in html
+    assert "LeadPing Event Desk administration" in html
