@@ -104,16 +104,9 @@ def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
 @unpadded_gzip
 def event_status(request: HttpRequest, event_id: str) -> HttpResponse:
     """The live status panel for htmx polls; 286 stops the polling once the event is final."""
-    if not is_valid_event_id(event_id):
-        return _plain_error(describe_invalid_event_id(event_id), 400)
-    if not request.htmx:
-        return redirect("events:detail", event_id=event_id)
-    try:
-        snapshot = services.lookup_event(event_id=event_id)
-    except leadping.LeadPingError as error:
-        response = _plain_error(error.message, _error_page(error)[1])
-        _add_retry_after(response, error)
-        return response
+    snapshot = _fragment_lookup(request, event_id)
+    if isinstance(snapshot, HttpResponse):
+        return snapshot
     upstream.count("polls_served")
     if not snapshot.is_final and request.GET.get("v") == snapshot.version:
         # Nothing LeadPing said has changed: htmx swaps nothing on a 204.
@@ -138,18 +131,26 @@ def event_status(request: HttpRequest, event_id: str) -> HttpResponse:
 def event_facts(request: HttpRequest, event_id: str) -> HttpResponse:
     """The event's details (what, who, references, payloads) for htmx, when a poll brought a
     new answer: the status panel alone would leave them as they were at the first view."""
+    snapshot = _fragment_lookup(request, event_id)
+    if isinstance(snapshot, HttpResponse):
+        return snapshot
+    context = _status_context(request, snapshot, event_id)
+    return render(request, "events/event_detail.html#event-facts", context)
+
+
+def _fragment_lookup(request: HttpRequest, event_id: str) -> services.EventSnapshot | HttpResponse:
+    """The event for an htmx fragment; a navigation goes to the permalink, and a failure is
+    said in plain text, which desk.js shows (htmx swaps nothing on an error)."""
     if not is_valid_event_id(event_id):
         return _plain_error(describe_invalid_event_id(event_id), 400)
     if not request.htmx:
         return redirect("events:detail", event_id=event_id)
     try:
-        snapshot = services.lookup_event(event_id=event_id)
+        return services.lookup_event(event_id=event_id)
     except leadping.LeadPingError as error:
         response = _plain_error(error.message, _error_page(error)[1])
         _add_retry_after(response, error)
         return response
-    context = _status_context(request, snapshot, event_id)
-    return render(request, "events/event_detail.html#event-facts", context)
 
 
 @require_safe

@@ -1,7 +1,9 @@
+import contextlib
 import io
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from unittest import mock
 
 import pytest
@@ -24,20 +26,29 @@ SMS_ID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 PLAIN_FORMAT = "%(levelname)s %(name)s [%(request_id)s]: %(message)s"
 
 
-@pytest.fixture
-def desk_log():
-    """What the desk's loggers write, formatted as settings.LOGGING formats it."""
+@contextlib.contextmanager
+def _written_by(name: str) -> Iterator[io.StringIO]:
+    """What logger `name` writes, formatted as settings.LOGGING formats it."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(PlainFormatter(PLAIN_FORMAT))
-    logger = logging.getLogger("events")
+    logger = logging.getLogger(name)
     logger.addHandler(handler)
     previous_level = logger.level
     logger.setLevel(logging.INFO)
-    yield stream
-    logger.removeHandler(handler)
-    logger.setLevel(previous_level)
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+
+
+@pytest.fixture
+def desk_log():
+    """What the desk's loggers write."""
+    with _written_by("events") as stream:
+        yield stream
 
 
 @pytest.fixture
@@ -186,15 +197,7 @@ def test_json_log_lines_redact_the_api_key_in_tracebacks():
 
 
 def test_djangos_line_about_an_error_answer_carries_the_request_id(staff_client):
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.addFilter(RequestIdFilter())
-    handler.setFormatter(PlainFormatter(PLAIN_FORMAT))
-    django_request = logging.getLogger("django.request")
-    django_request.addHandler(handler)
-    try:
+    with _written_by("django.request") as stream:
         response = staff_client.get("/events/not%20an%20id/")
-    finally:
-        django_request.removeHandler(handler)
     assert response.status_code == 400
     assert f"[{response['X-Request-ID']}]: Bad Request: /events/not an id/" in stream.getvalue()
