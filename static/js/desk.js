@@ -153,8 +153,23 @@
       const note = document.querySelector("[data-client-stale]");
       if (note) note.hidden = true;
       refreshDetails();
+      announceStatus();
     }
   });
+
+  // The panel is replaced, not edited, so screen readers would not hear a new status: the
+  // toast (a polite live region) says it, and shows it to everyone else for a moment.
+  let shownStatus = null;
+  function currentStatus() {
+    const label = document.querySelector("#status-panel .badge-label");
+    return label ? label.textContent.trim() : null;
+  }
+  document.addEventListener("DOMContentLoaded", function () { shownStatus = currentStatus(); });
+  function announceStatus() {
+    const status = currentStatus();
+    if (status && shownStatus !== null && status !== shownStatus) toast("Status now: " + status);
+    shownStatus = status;
+  }
 
   // A poll that brings a new answer redraws the status panel only; the details below it
   // (references, payloads, raw JSON) are then fetched again, unless they already show it.

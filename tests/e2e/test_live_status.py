@@ -53,6 +53,8 @@ def test_a_live_event_goes_pending_in_progress_completed_without_a_reload(
     expect(desk.locator("#status-panel")).to_contain_text("Live")
 
     expect(badge).to_have_text("In progress", timeout=PHASE_TIMEOUT_MS)
+    # Said in the polite live region too, for screen readers.
+    expect(desk.locator("#toast")).to_have_text("Status now: In progress")
     expect(steps).to_contain_text(["Queued", "Sending started"])
     screenshot(desk, "event-live-in-progress")
 
