@@ -97,6 +97,16 @@
     poll.lastSent = now;
   });
 
+  // Back on a tab whose polls were held while it was hidden: check at once, not at the next tick.
+  document.addEventListener("visibilitychange", function () {
+    const panel = document.getElementById("status-panel");
+    const url = panel && panel.getAttribute("hx-get");
+    const every = panel && /every (\d+)s/.exec(panel.getAttribute("hx-trigger") || "");
+    if (document.hidden || !url || !every || !window.htmx) return;
+    if (Date.now() - poll.lastSent < Number(every[1]) * 1000) return;
+    window.htmx.ajax("GET", url, { source: panel, target: panel, swap: "outerHTML" });
+  });
+
   // Times as the page writes them: 24-hour, in the zone of the viewer's preferences.
   function clock(date) {
     const options = { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" };

@@ -94,3 +94,20 @@ def test_a_failing_poll_says_so_and_the_next_good_answer_clears_it(desk: Page, l
     # desk.js skips a few ticks after a failure before it asks again.
     expect(note).to_be_hidden(timeout=6 * POLL_SECONDS * 1000)
     expect(desk.locator("#status-panel")).not_to_have_class(re.compile(r"\bis-client-stale\b"))
+
+
+def test_a_tab_shown_again_checks_at_once(desk: Page, live_event_id: str):
+    polls: list[float] = []
+    desk.on("request", lambda request: polls.append(1) if _is_poll(request.url) else None)
+    desk.goto(f"/events/{live_event_id}/")
+    expect(desk.locator("#status-panel .badge")).to_have_text("Pending")
+    hide = (
+        "hidden => { Object.defineProperty(document, 'hidden', {value: hidden, "
+        "configurable: true}); document.dispatchEvent(new Event('visibilitychange')); }"
+    )
+    desk.evaluate(hide, True)
+    desk.wait_for_timeout(3 * POLL_SECONDS * 1000)
+    held = len(polls)
+    with desk.expect_request(lambda request: _is_poll(request.url), timeout=POLL_SECONDS * 500):
+        desk.evaluate(hide, False)
+    assert len(polls) == held + 1
