@@ -10,6 +10,7 @@ import phonenumbers
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -247,8 +248,13 @@ def test_concurrent_lookups_lose_no_audit_rows(staff_user, lookup_event):
     statuses = []
 
     def view(client):
-        for _ in range(5):
-            statuses.append(client.get(reverse("events:detail", args=[SMS_ID])).status_code)
+        try:
+            for _ in range(5):
+                statuses.append(client.get(reverse("events:detail", args=[SMS_ID])).status_code)
+        finally:
+            # Each thread has its own (persistent) connection: left open, PostgreSQL cannot
+            # drop the test database at the end of the run.
+            connection.close()
 
     threads = [threading.Thread(target=view, args=(c,)) for c in clients]
     for thread in threads:
