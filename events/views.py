@@ -36,6 +36,7 @@ from events.presentation import (
     build_timeline,
     status_badge,
     status_conflict,
+    timeline_kind,
     timeline_outcome,
 )
 
@@ -255,6 +256,8 @@ def _status_context(
         "detail": detail,
         "requested_id": event_id,
         "badge": badge,
+        # In the context rather than a {% with %}: the details partial is rendered alone too.
+        "kind": timeline_kind(detail.timeline_type),
         "status_conflict": status_conflict(detail),
         "lifecycle": _Lifecycle(detail, now),
         "polling": not badge.is_final,

@@ -468,6 +468,9 @@ def test_the_details_fragment_follows_the_latest_answer(staff_client, lookup_eve
     assert response.status_code == 200
     assert html.startswith('<div id="event-facts"')
     assert "SM-final-42" in html
+    # Rendered alone, the partial still names the kind of event (not an empty label).
+    assert '<span title="timelineType: Sms">' in html
+    assert "</svg> SMS</span>" in html
     assert "&quot;status&quot;: &quot;Completed&quot;" in html
     assert "<html" not in html
     assert response["Content-Security-Policy"] == "default-src 'none'"
