@@ -43,6 +43,13 @@ def is_valid_event_id(value: str) -> bool:
     return isinstance(value, str) and _EVENT_ID.fullmatch(value) is not None
 
 
+def lower_case_guid(value: str) -> str | None:
+    """The lower-case form of a GUID written in capitals (tickets often do), else None."""
+    if _GUID.fullmatch(value) and value != value.lower():
+        return value.lower()
+    return None
+
+
 def validate_event_id(value: str) -> str:
     """Return `value` unchanged if it is a valid event ID, else raise InvalidEventId."""
     if not is_valid_event_id(value):

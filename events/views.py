@@ -27,6 +27,7 @@ from events.event_ids import (
     describe_invalid_event_id,
     extract_event_id,
     is_valid_event_id,
+    lower_case_guid,
 )
 from events.masking import mask_phone_numbers
 from events.middleware import SESSION_POLL_SECONDS
@@ -353,6 +354,8 @@ def _upstream_error(
     context = {
         "kind": kind,
         "event_id": event_id,
+        # LeadPing's IDs are opaque (case may matter), so a capitalised GUID is only offered.
+        "lower_case_id": lower_case_guid(event_id) if kind == "not_found" else None,
         "message": error.message,
         "retry_after": _retry_after_seconds(error),
         "sandbox": settings.LEADPING_SANDBOX,

@@ -496,3 +496,13 @@ def test_the_page_and_its_details_fragment_carry_the_answers_version(staff_clien
     version = lookup_event.return_value.version
     assert f'id="event-facts" data-version="{version}"' in page
     assert f'data-refresh-url="/events/{SMS_ID}/details/"' in page
+
+
+def test_a_capitalised_guid_not_found_offers_its_lower_case_form(staff_client, lookup_event):
+    lookup_event.side_effect = leadping.EventNotFound()
+    upper = SMS_ID.upper()
+    response = staff_client.get(reverse("events:detail", args=[upper]))
+    assert response.status_code == 404
+    assert f'<a href="/events/{SMS_ID}/"><code>{SMS_ID}</code></a>' in response.content.decode()
+    response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    assert b"usually written in lower case" not in response.content
