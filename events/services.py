@@ -106,6 +106,9 @@ class _Entry:
     detail: EventDetail
     fetched_at: datetime
     fresh_until: float
+    # Since when LeadPing has given this same answer (None in copies cached before this
+    # field existed: then since fetched_at).
+    unchanged_since: datetime | None = None
 
     @property
     def is_fresh(self) -> bool:
@@ -229,13 +232,18 @@ def _as_entry(value: object) -> _Entry | None:
     return value if isinstance(value, _Entry) else None
 
 
-def _store(event_id: str, detail: EventDetail) -> EventSnapshot:
-    fresh_for = (
-        settings.LEADPING_CACHE_FINAL_SECONDS
-        if is_final_status(detail.status)
-        else settings.LEADPING_CACHE_LIVE_SECONDS
+def _store(event_id: str, detail: EventDetail, *, previous: _Entry | None) -> EventSnapshot:
+    now = timezone.now()
+    unchanged_since = now
+    if previous is not None and previous.detail.raw_json == detail.raw_json:
+        unchanged_since = previous.unchanged_since or previous.fetched_at
+    fresh_for = _fresh_seconds(detail, unchanged_for=(now - unchanged_since).total_seconds())
+    entry = _Entry(
+        detail=detail,
+        fetched_at=now,
+        fresh_until=time.time() + fresh_for,
+        unchanged_since=unchanged_since,
     )
-    entry = _Entry(detail=detail, fetched_at=timezone.now(), fresh_until=time.time() + fresh_for)
     # Stored once this viewer's page has gone out (at once outside a request): callers
     # waiting for this lookup go on waiting until then, as the lock is released after it.
     # Kept past its freshness so that it can still be served, marked stale, if LeadPing fails.
@@ -277,7 +285,18 @@ def _fetch(
             version=upstream.CACHE_VERSION,
         )
         return _stale_or_raise(stale, error)
-    return _store(event_id, detail)
+    return _store(event_id, detail, previous=stale)
+
+
+def _fresh_seconds(detail: EventDetail, *, unchanged_for: float) -> float:
+    """How long an answer is fresh: long for a final event; for a live one, one refresh
+    interval, growing to LEADPING_CACHE_QUIET_SECONDS as the answer stays the same (a
+    twentieth of the time it has), so that tabs left open on an event stuck in "Sending"
+    do not spend the budget at the pace of one that is moving."""
+    if is_final_status(detail.status):
+        return settings.LEADPING_CACHE_FINAL_SECONDS
+    live = settings.LEADPING_CACHE_LIVE_SECONDS
+    return max(live, min(unchanged_for / 20, settings.LEADPING_CACHE_QUIET_SECONDS))
 
 
 def _call_with_retries(event_id: str, *, deadline: float, spent: tuple[str, float]) -> EventDetail:

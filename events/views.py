@@ -116,7 +116,9 @@ def event_status(request: HttpRequest, event_id: str) -> HttpResponse:
         if snapshot.stale_reason:
             # LeadPing is still failing: the panel's "checked" time must not move on.
             return HttpResponse(status=204)
-        checked = timezone.localtime().strftime("%H:%M:%S")
+        # When LeadPing last gave this answer: the desk's copy may be that old (a quiet
+        # event is asked less often), so "checked" never claims more than it knows.
+        checked = timezone.localtime(snapshot.fetched_at).strftime("%H:%M:%S")
         return HttpResponse(status=204, headers={"X-Desk-Checked": checked})
     context = _status_context(request, snapshot, event_id)
     template = "events/event_detail.html#status-panel"
@@ -191,6 +193,7 @@ def desk_status(request: HttpRequest) -> HttpResponse:
         "budget_seconds": settings.LEADPING_BUDGET_SECONDS,
         "budget_burst": settings.LEADPING_BUDGET_BURST,
         "cache_live_seconds": settings.LEADPING_CACHE_LIVE_SECONDS,
+        "cache_quiet_seconds": settings.LEADPING_CACHE_QUIET_SECONDS,
         "cache_final_seconds": settings.LEADPING_CACHE_FINAL_SECONDS,
         "api_base_url": settings.LEADPING_API_BASE_URL,
     }
@@ -263,7 +266,6 @@ def _status_context(
         "lifecycle": _Lifecycle(detail, now),
         "polling": not badge.is_final,
         "poll_seconds": poll_seconds,
-        "now": now,
         "numbers_masked": not request.user.has_perm(FULL_NUMBERS_PERMISSION),
         # The rendered event is cached per LeadPing answer ({% cache %} in the template), in
         # the viewer's time zone; final events' answers are kept longer.

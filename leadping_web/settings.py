@@ -312,6 +312,10 @@ LEADPING_MAX_RETRIES = env_int("LEADPING_MAX_RETRIES", 2, minimum=0, maximum=5)
 LEADPING_CACHE_LIVE_SECONDS = env_float(
     "LEADPING_CACHE_LIVE_SECONDS", LEADPING_POLL_SECONDS, minimum=0.5, maximum=300
 )
+# A live event whose answer has not changed for a while is asked less often, up to this.
+LEADPING_CACHE_QUIET_SECONDS = env_float(
+    "LEADPING_CACHE_QUIET_SECONDS", 60, minimum=0.5, maximum=3600
+)
 LEADPING_CACHE_FINAL_SECONDS = env_int(
     "LEADPING_CACHE_FINAL_SECONDS", 600, minimum=1, maximum=86400
 )

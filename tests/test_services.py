@@ -1,7 +1,9 @@
+import dataclasses
 import json
 import os
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 import requests
@@ -84,6 +86,64 @@ def test_final_events_are_cached_long_and_live_ones_for_the_refresh_interval(
         assert ttl("fresh", FINAL) == pytest.approx(600, abs=2)
         assert ttl("fresh", LIVE) == pytest.approx(5, abs=2)
         assert ttl("event", LIVE) == pytest.approx(settings.LEADPING_STALE_SECONDS, abs=2)
+
+
+def backdate(event_id: str, *, minutes: float) -> None:
+    """Make LeadPing seem to have given the cached answer for `minutes` longer, and expire it."""
+    entry = services._cached(event_id)
+    since = (entry.unchanged_since or entry.fetched_at) - timedelta(minutes=minutes)
+    older = dataclasses.replace(entry, unchanged_since=since, fresh_until=0)
+    cache.set(upstream.key("event", event_id), older, version=upstream.CACHE_VERSION)
+    cache.delete(upstream.key("fresh", event_id), version=upstream.CACHE_VERSION)
+
+
+def fresh_for(event_id: str) -> float:
+    """How long the cached answer stays fresh, from now; on Redis, its freshness mark too."""
+    seconds = services._cached(event_id).fresh_until - time.time()
+    client = upstream._redis()
+    if client is not None:
+        name = cache.make_key(upstream.key("fresh", event_id), version=upstream.CACHE_VERSION)
+        assert client.pttl(name) / 1000 == pytest.approx(seconds, abs=2)
+    return seconds
+
+
+def test_a_live_event_that_stays_the_same_is_asked_less_often(upstream_mock, settings):
+    settings.LEADPING_CACHE_LIVE_SECONDS = 5
+    settings.LEADPING_CACHE_QUIET_SECONDS = 60
+    upstream_mock.get(url(LIVE), json=body(LIVE, "Pending"))
+    services.lookup_event(event_id=LIVE)
+    assert fresh_for(LIVE) == pytest.approx(5, abs=2)
+
+    # The same answer for ten minutes: fresh for a twentieth of that.
+    backdate(LIVE, minutes=10)
+    services.lookup_event(event_id=LIVE)
+    assert fresh_for(LIVE) == pytest.approx(30, abs=2)
+    # Never longer than LEADPING_CACHE_QUIET_SECONDS, however long it stays the same.
+    backdate(LIVE, minutes=600)
+    services.lookup_event(event_id=LIVE)
+    assert fresh_for(LIVE) == pytest.approx(60, abs=2)
+    assert len(upstream_mock.calls) == 3
+
+    # Anything new in the answer and it is asked at the refresh interval again.
+    upstream_mock.replace(responses.GET, url(LIVE), json=body(LIVE, "Sent"))
+    backdate(LIVE, minutes=0)
+    services.lookup_event(event_id=LIVE)
+    assert services._cached(LIVE).detail.status == "Sent"
+    assert fresh_for(LIVE) == pytest.approx(5, abs=2)
+
+
+def test_a_copy_cached_before_unchanged_since_existed_still_reads(upstream_mock, settings):
+    settings.LEADPING_CACHE_LIVE_SECONDS = 5
+    upstream_mock.get(url(LIVE), json=body(LIVE, "Pending"))
+    services.lookup_event(event_id=LIVE)
+    entry = services._cached(LIVE)
+    old = services._Entry(detail=entry.detail, fetched_at=entry.fetched_at, fresh_until=0)
+    del old.__dict__["unchanged_since"]  # as unpickled from the earlier release
+    cache.set(upstream.key("event", LIVE), old, version=upstream.CACHE_VERSION)
+    cache.delete(upstream.key("fresh", LIVE), version=upstream.CACHE_VERSION)
+    snapshot = services.lookup_event(event_id=LIVE)
+    assert not snapshot.from_cache
+    assert fresh_for(LIVE) == pytest.approx(5, abs=2)
 
 
 def test_an_expired_copy_is_fetched_again(upstream_mock):
@@ -182,12 +242,12 @@ def test_a_caller_that_gets_the_lock_after_another_stored_the_answer_makes_no_ca
     take_lock = upstream.acquire_lock
 
     def lock_taken_just_after_another_caller_finished(name, **kwargs):
-        services._store(FINAL, parse_event_detail(body(FINAL), requested_id=FINAL))
+        services._store(FINAL, parse_event_detail(body(FINAL), requested_id=FINAL), previous=None)
         return take_lock(name, **kwargs)
 
     monkeypatch.setattr(upstream, "acquire_lock", lock_taken_just_after_another_caller_finished)
     if upstream._redis() is not None:
-        services._store(FINAL, parse_event_detail(body(FINAL), requested_id=FINAL))
+        services._store(FINAL, parse_event_detail(body(FINAL), requested_id=FINAL), previous=None)
     snapshot = services.lookup_event(event_id=FINAL)
     assert len(upstream_mock.calls) == 0
     assert snapshot.from_cache

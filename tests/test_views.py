@@ -258,6 +258,28 @@ def test_an_unchanged_live_event_answers_204_so_htmx_swaps_nothing(staff_client,
     assert response["X-Desk-Checked"]
 
 
+def test_checked_is_when_leadping_last_gave_the_answer_not_when_the_poll_came(
+    staff_client, lookup_event
+):
+    # A quiet event's copy may be up to a minute old (services._fresh_seconds).
+    asked = timezone.now() - timedelta(seconds=40)
+    lookup_event.return_value = EventSnapshot(
+        detail=event_from("sms_delivered.json", status="InProgress"),
+        fetched_at=asked,
+        from_cache=True,
+    )
+    page = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    shown = timezone.localtime(asked).strftime("%H:%M:%S")
+    assert f"checked <span data-checked>{shown}</span>" in page.content.decode()
+    poll = staff_client.get(
+        reverse("events:status", args=[SMS_ID]),
+        {"v": lookup_event.return_value.version},
+        headers=HTMX,
+    )
+    assert poll.status_code == 204
+    assert poll["X-Desk-Checked"] == shown
+
+
 def test_an_unchanged_stale_copy_answers_204_without_moving_the_checked_time(
     staff_client, lookup_event
 ):
