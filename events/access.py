@@ -16,6 +16,20 @@ AUDIT_PERMISSION = "events.view_lookupaudit"
 
 View = Callable[..., HttpResponse]
 
+# django-axes keeps usernames in varchar(255) columns; Django's login form does not limit
+# what is typed (its max_length is only the widget's), so a longer one reaches axes.
+AXES_USERNAME_LENGTH = 255
+
+
+def axes_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """The username django-axes records and locks out (AXES_USERNAME_CALLABLE): axes' own
+    choice (the credentials, else the posted form), cut to fit its columns."""
+    if credentials:
+        username = credentials.get("username")
+    else:
+        username = getattr(request, "data", request.POST).get("username")
+    return username[:AXES_USERNAME_LENGTH] if isinstance(username, str) else username
+
 
 def desk_staff_required(view: View) -> View:
     """Like login_required + permission_required, but safe for htmx polls.

@@ -200,6 +200,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# The username as typed, cut to the 255 characters of axes' columns: a longer one made
+# PostgreSQL refuse the failure's row, a 500 on the login form.
+AXES_USERNAME_CALLABLE = "events.access.axes_username"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

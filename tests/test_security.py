@@ -124,6 +124,14 @@ def test_a_team_admin_can_unlock_a_locked_out_account(client, staff_user, settin
     assert _login(client, "the-right-password-1").status_code == 302
 
 
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_a_username_too_long_for_the_lockout_table_is_a_failed_login_not_a_500(db, client, path):
+    # AccessAttempt.username is varchar(255): PostgreSQL refused a longer one (a 500).
+    response = client.post(path, {"username": "x" * 300, "password": "wrong"})
+    assert response.status_code == 200
+    assert [len(a.username) for a in AccessAttempt.objects.all()] == [255]
+
+
 # --- production settings ------------------------------------------------------------------
 
 PRODUCTION = {
