@@ -7,6 +7,7 @@ Cosmos DB and Telnyx-style IDs, and it keeps an ID to exactly one URL path segme
 """
 
 import re
+import unicodedata
 from urllib.parse import parse_qs, unquote, urlsplit
 
 MAX_EVENT_ID_LENGTH = 128
@@ -18,8 +19,8 @@ _GUID = re.compile(
 )
 _URL = re.compile(r"https?://\S+|/events/\S+", re.IGNORECASE)
 # A word of an ID's characters that is not part of a longer word ("nement-1" in
-# "évènement-1" is not one).
-_WORD = re.compile(r"(?<!\w)[A-Za-z0-9][A-Za-z0-9._:-]*(?!\w)")
+# "évènement-1" is not one), nor the tail of a percent-escape ("2fadmin" in "..%2fadmin").
+_WORD = re.compile(r"(?<![\w%])[A-Za-z0-9][A-Za-z0-9._:-]*(?!\w)")
 # Words of a ticket that look like IDs but are times or dates: "10:30", "2024-05-01",
 # "27.11.2026", "2024-05-01T10:30:00Z".
 _TIME_OR_DATE = re.compile(
@@ -71,7 +72,7 @@ def extract_event_id(text: str) -> str:
 
     Raises InvalidEventId with a message for the person when no single ID can be found.
     """
-    text = (text or "").strip()
+    text = _without_format_characters(text or "").strip()
     if not text:
         raise InvalidEventId("Enter an event ID, or paste a link or text that contains one.")
     if len(text) > MAX_LOOKUP_INPUT_LENGTH:
@@ -113,6 +114,15 @@ def extract_event_id(text: str) -> str:
     raise InvalidEventId(
         "No event ID found. " + describe_invalid_event_id(text if len(text) < 200 else "x" * 200)
     )
+
+
+def _without_format_characters(text: str) -> str:
+    """The text without invisible format characters (Unicode Cf: zero-width space and joiners,
+    soft hyphen, BOM, bidi controls), which tickets and chat tools put inside long IDs: left
+    in, they split "0\u200bb7c6…" into words and the desk would look up "b7c6…" instead."""
+    if text.isascii():
+        return text
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
 
 
 def _id_from_url(url: str) -> str | None:

@@ -128,3 +128,26 @@ def test_a_pasted_phone_number_is_explained_not_looked_up(pasted):
 @pytest.mark.parametrize("pasted", ["15125550147", "2024-05-01", "evt-555-0147"])
 def test_a_bare_id_that_happens_to_be_digits_is_still_an_id(pasted):
     assert extract_event_id(pasted) == pasted
+
+
+@pytest.mark.parametrize(
+    ("pasted", "expected"),
+    [
+        # Zero-width spaces, joiners, soft hyphens and BOMs come with text copied from tickets
+        # and chats; they are invisible, and must not cut the ID into a shorter, other one.
+        (f"{GUID[0]}\u200b{GUID[1:]}", GUID),
+        (f"{GUID[:-1]}\u200b{GUID[-1]}", GUID),
+        (f"{GUID[:9]}\u00ad{GUID[9:]}", GUID),
+        ("Event SM12\u200d34abcd failed", "SM1234abcd"),
+        (f"\ufeff{GUID}\u2060", GUID),
+    ],
+)
+def test_invisible_format_characters_do_not_cut_an_id_short(pasted, expected):
+    assert extract_event_id(pasted) == expected
+
+
+@pytest.mark.parametrize("pasted", ["..%2f..%2fadmin", "see%20evt42x"])
+def test_the_tail_of_a_percent_escape_is_not_taken_for_an_id(pasted):
+    with pytest.raises(InvalidEventId) as caught:
+        extract_event_id(pasted)
+    assert str(caught.value).startswith("No event ID found.")
