@@ -334,6 +334,28 @@ def test_audit_dates_at_the_ends_of_the_calendar_get_a_message_not_a_500(
         assert b"Pick a date" in response.content
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"outcome__exact": "\x00"},
+        {"kind__exact": "found\x00"},
+        {"q": "a\x00b"},
+        {"user__username\x00": "x"},
+    ],
+)
+def test_a_nul_in_an_admin_filter_is_a_400_not_a_database_error(team_admin_client, query):
+    # PostgreSQL refuses NUL in text: the admin would put it straight into the query.
+    response = team_admin_client.get(reverse("admin:events_lookupaudit_changelist"), query)
+    assert response.status_code == 400
+    assert team_admin_client.get(reverse("admin:auth_user_changelist"), query).status_code == 400
+
+
+def test_the_desk_s_own_audit_page_still_says_what_was_wrong_with_a_nul(team_admin_client):
+    response = team_admin_client.get(reverse("events:audit"), {"outcome": "\x00"})
+    assert response.status_code == 400
+    assert "outcome" in response.content.decode().lower()
+
+
 def test_the_audit_exports_as_csv_with_formulas_defused(team_admin_client, audit_rows):
     response = team_admin_client.get(reverse("events:audit_export"), {"user": "tess"})
     assert response.status_code == 200
