@@ -37,6 +37,11 @@ _BIDI_IN_TEXT = str.maketrans(dict.fromkeys(_BIDI_CONTROLS, "\ufffd"))
 _BIDI_IN_JSON = str.maketrans({char: f"\\u{ord(char):04x}" for char in _BIDI_CONTROLS})
 
 
+def without_bidi_controls(text: str) -> str:
+    """The text with each bidirectional control shown as U+FFFD, as in the event's fields."""
+    return text.translate(_BIDI_IN_TEXT)
+
+
 @dataclass(frozen=True)
 class Moment:
     """A timestamp as received; `value` is None when the text could not be read as one."""

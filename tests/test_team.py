@@ -283,6 +283,21 @@ def audit_rows(staff_user, team_admin):
         )
 
 
+def test_the_audit_table_shows_bidi_controls_as_replacement_characters(team_admin_client):
+    LookupAudit.objects.create(
+        username="ev\u202eil",
+        event_id="evt-\u202e1cba",
+        kind="search",
+        outcome="invalid_id",
+        status="Sent\u2066",
+        user_agent="agent\u202e",
+        at=timezone.now(),
+    )
+    html = team_admin_client.get(reverse("events:audit")).content.decode()
+    assert not any(control in html for control in "\u202e\u2066")
+    assert "evt-\ufffd1cba" in html and "ev\ufffdil" in html and "agent\ufffd" in html
+
+
 def test_team_admins_browse_the_audit_trail_with_filters(team_admin_client, audit_rows):
     response = team_admin_client.get(reverse("events:audit"))
     assert response.status_code == 200

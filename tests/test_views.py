@@ -219,6 +219,17 @@ def test_upstream_failures_get_their_own_page_and_never_a_500(
     assert TEST_API_KEY not in response.content.decode()
 
 
+def test_an_invalid_id_with_a_bidi_override_is_echoed_with_it_made_visible(
+    staff_client, lookup_event
+):
+    # U+202E would make "evt-\u202e1cba" read as "evt-abc1".
+    response = staff_client.get(reverse("events:detail", args=["evt-\u202e1cba"]))
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "\u202e" not in html
+    assert "evt-\ufffd1cba" in html
+
+
 def test_the_not_found_page_echoes_the_id_and_offers_the_lookup(staff_client, lookup_event):
     lookup_event.side_effect = leadping.EventNotFound()
     response = staff_client.get(reverse("events:detail", args=["evt_missing_1"]))

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from events.detail import Moment
+from events.detail import Moment, without_bidi_controls
 from events.event_ids import is_valid_event_id
 from events.presentation import (
     GENERIC_ICON,
@@ -81,6 +81,13 @@ def event_kind(timeline_type: str | None) -> EventKind:
 def phone(raw: str | None) -> PhoneDisplay | None:
     """{{ detail.to_phone_number|phone }} -> a PhoneDisplay read with LEADPING_DEFAULT_REGION."""
     return phone_display(_text_or_none(raw), default_region=settings.LEADPING_DEFAULT_REGION)
+
+
+@register.filter
+def visible(text: object) -> str:
+    """{{ typed|visible }}: what staff typed or a client sent, echoed with bidirectional
+    controls as U+FFFD, so that a typed "abc<U+202E>fed" cannot read as another ID."""
+    return without_bidi_controls(str(text)) if text is not None else ""
 
 
 @register.filter
