@@ -231,9 +231,42 @@ def _string(
     return None
 
 
+# Indentation grows with depth on every line: 20 KB of "[[[…]]]" 10,000 deep pretty-prints to
+# 200 MB. Past this many bytes of indentation the JSON is kept compact (it stays whole).
+MAX_INDENT_BYTES = 1_000_000
+_INDENT = 2
+
+
 def json_text(value: Any) -> str:
-    """Pretty-printed JSON, non-ASCII kept readable but bidirectional controls escaped."""
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str).translate(_BIDI_IN_JSON)
+    """Pretty-printed JSON, non-ASCII kept readable but bidirectional controls escaped; compact
+    when pretty-printing would add more than MAX_INDENT_BYTES of indentation."""
+    indent = _INDENT if _indentation_bytes(value, MAX_INDENT_BYTES) <= MAX_INDENT_BYTES else None
+    return json.dumps(value, indent=indent, ensure_ascii=False, default=str).translate(
+        _BIDI_IN_JSON
+    )
+
+
+def _indentation_bytes(value: Any, limit: int) -> int:
+    """The whitespace json.dumps(indent=2) would add, counted up to just past `limit`
+    (iteratively: the value may be nested deeper than Python's recursion limit)."""
+    total = 0
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if not children:
+            continue
+        # Each child on its own line one level in, then the closing bracket's line.
+        total += len(children) * (1 + _INDENT * (depth + 1)) + 1 + _INDENT * depth
+        if total > limit:
+            return total
+        stack.extend((child, depth + 1) for child in children)
+    return total
 
 
 def cut(text: str, limit: int) -> str:

@@ -187,3 +187,18 @@ def test_bidirectional_controls_are_shown_replaced_and_escaped_in_the_json():
 def test_right_to_left_text_itself_is_kept():
     detail = event_from("sms_delivered.json", summary="שלום עולם مرحبا")
     assert detail.summary == "שלום עולם مرحبا"
+
+
+def test_a_deeply_nested_answer_is_kept_whole_but_not_pretty_printed_out_of_bounds():
+    """20 KB of nested arrays pretty-printed with indent=2 is 200 MB of spaces: every page
+    view, poll and cache read of the event then moved that much memory."""
+    depth = 9_000
+    text = '{"id": "x", "status": "Completed", "nest": ' + "[" * depth + "]" * depth + "}"
+    detail = parse_event_detail(json.loads(text), requested_id="x")
+    assert len(detail.raw_json) < 2 * len(text)
+    assert json.loads(detail.raw_json) == json.loads(text)
+
+
+def test_an_ordinary_answer_is_still_pretty_printed():
+    detail = event_from("sms_delivered.json")
+    assert detail.raw_json.startswith('{\n  "')
