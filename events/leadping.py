@@ -3,6 +3,8 @@
 Contract: ../shared/leadping-api/event-detail-reference.txt and README.md beside it.
 """
 
+import dataclasses
+import json
 import logging
 import re
 import threading
@@ -18,7 +20,13 @@ from django.conf import settings
 from requests.models import PreparedRequest
 
 from events import after_response
-from events.detail import EventDetail, NotAnEvent, load_json, parse_event_detail
+from events.detail import (
+    EventDetail,
+    NotAnEvent,
+    load_json,
+    parse_event_detail,
+    without_bidi_controls,
+)
 from events.event_ids import validate_event_id
 from events.http_deadline import DeadlineAdapter, Exchange, deadline
 from events.logs import REDACTED, redact
@@ -216,15 +224,22 @@ def _decode_json(body: bytes) -> Any:
 
 
 def _parse_success(body: bytes, event_id: str) -> EventDetail:
-    payload = _decode_json(_without_api_key(body))
+    payload = _without_api_key_in(_decode_json(_without_api_key(body)), body)
     try:
-        return parse_event_detail(payload, requested_id=event_id)
+        detail = parse_event_detail(payload, requested_id=event_id)
     except NotAnEvent:
-        detail = _problem_text(payload)
-        suffix = f": {detail}" if detail else "."
+        reason = _problem_text(payload)
+        suffix = f": {reason}" if reason else "."
         raise BadPayload(f"LeadPing's answer holds none of an event's fields{suffix}") from None
     except (TypeError, ValueError, RecursionError):
         raise BadPayload("LeadPing's answer is not an event object.") from None
+    key = settings.LEADPING_API_KEY
+    if detail.full_payload and key and len(key) >= 8 and key in detail.full_payload:
+        # fullPayload is JSON inside a string, decoded once more: its escapes hide the key too.
+        detail = dataclasses.replace(
+            detail, full_payload=detail.full_payload.replace(key, REDACTED)
+        )
+    return detail
 
 
 def _without_api_key(body: bytes) -> bytes:
@@ -235,6 +250,33 @@ def _without_api_key(body: bytes) -> bytes:
         return body
     secret = key.encode()
     return body.replace(secret, REDACTED.encode()) if secret in body else body
+
+
+def _without_api_key_in(payload: Any, body: bytes) -> Any:
+    """The decoded answer with the key blanked in every text and name: JSON may spell it with
+    escapes ("lp\\u005f…") or the body be UTF-16, which the bytes above do not show."""
+    key = settings.LEADPING_API_KEY
+    if not key or len(key) < 8 or (b"\\" not in body and json.detect_encoding(body) == "utf-8"):
+        return payload
+    # Iterative, in place (the payload was just decoded): it may be nested very deep.
+    stack = [payload]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            entries = list(item.items())
+            item.clear()
+            for name, value in entries:
+                item[name.replace(key, REDACTED)] = (
+                    value.replace(key, REDACTED) if isinstance(value, str) else value
+                )
+                stack.append(value)
+        elif isinstance(item, list):
+            for index, value in enumerate(item):
+                if isinstance(value, str):
+                    item[index] = value.replace(key, REDACTED)
+                else:
+                    stack.append(value)
+    return payload.replace(key, REDACTED) if isinstance(payload, str) else payload
 
 
 def _problem_detail(body: bytes) -> str | None:
@@ -253,7 +295,9 @@ def _problem_text(problem: Any) -> str | None:
     for key in ("detail", "title"):
         text = problem.get(key)
         if isinstance(text, str) and text.strip():
-            return redact(text.strip())[:300]
+            # Shown on error pages and in htmx's plain-text errors, as the fields are: a
+            # bidirectional control there would reorder the text around it.
+            return redact(without_bidi_controls(text.strip()))[:300]
     return None
 
 

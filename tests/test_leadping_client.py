@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import requests
 import responses
@@ -294,3 +296,64 @@ def test_an_answer_that_cannot_be_decompressed_is_a_bad_payload_not_a_broken_con
     with pytest.raises(leadping.BadPayload) as error:
         leadping.fetch_event_detail(EVENT_ID)
     assert error.value.message == "LeadPing's answer could not be decompressed."
+
+
+def _escaped(text: str) -> str:
+    return "".join(f"\\u{ord(char):04x}" for char in text)
+
+
+ESCAPED_KEY = _escaped(TEST_API_KEY)
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        pytest.param(
+            lambda: (
+                '{"id": "x", "status": "Completed", "summary": "key ' + ESCAPED_KEY + '"}'
+            ).encode(),
+            id="json-escapes",
+        ),
+        pytest.param(
+            lambda: json.dumps(
+                {"id": "x", "status": "Completed", "summary": f"key {TEST_API_KEY}"}
+            ).encode("utf-16"),
+            id="utf-16",
+        ),
+        pytest.param(
+            lambda: json.dumps(
+                {"id": "x", "status": "Completed", "fullPayload": '{"k": "' + ESCAPED_KEY + '"}'}
+            ).encode(),
+            id="escaped-in-full-payload",
+        ),
+        pytest.param(
+            lambda: (
+                '{"id": "x", "status": "Completed", "user": {"name": ["'
+                + ESCAPED_KEY
+                + '"]}, "'
+                + ESCAPED_KEY
+                + '": 1}'
+            ).encode(),
+            id="nested-and-in-a-name",
+        ),
+    ],
+)
+def test_an_answer_echoing_the_api_key_in_another_spelling_is_kept_without_it(upstream, encode):
+    upstream.get(URL, body=encode(), content_type="application/json")
+    detail = leadping.fetch_event_detail(EVENT_ID)
+    for text in (detail.summary or "", detail.raw_json, detail.full_payload or ""):
+        assert TEST_API_KEY not in text
+    assert "[redacted]" in detail.raw_json + (detail.full_payload or "")
+
+
+def test_bidirectional_controls_in_an_error_detail_are_shown_replaced(upstream):
+    upstream.get(
+        URL,
+        status=500,
+        json={"title": "Upstream failure", "detail": "see invoice-\u202efdp.exe"},
+        content_type="application/problem+json",
+    )
+    with pytest.raises(leadping.UpstreamUnavailable) as error:
+        leadping.fetch_event_detail(EVENT_ID)
+    assert "\u202e" not in error.value.message
+    assert "invoice-\ufffdfdp.exe" in error.value.message
