@@ -109,6 +109,8 @@ class _Entry:
     # Since when LeadPing has given this same answer (None in copies cached before this
     # field existed: then since fetched_at).
     unchanged_since: datetime | None = None
+    # Set on the last good copy held after LeadPing failed (see _hold_stale): why it is stale.
+    stale_reason: str | None = None
 
     @property
     def is_fresh(self) -> bool:
@@ -119,7 +121,7 @@ class _Entry:
             detail=self.detail,
             fetched_at=self.fetched_at,
             from_cache=True,
-            stale_reason=stale_reason,
+            stale_reason=stale_reason or self.stale_reason,
         )
 
 
@@ -169,6 +171,8 @@ def _lookup(event_id: str) -> EventSnapshot:
         if look.missing:
             raise leadping.EventNotFound()
         if entry is not None:
+            if entry.stale_reason:
+                upstream.count("stale_served")
             return entry.snapshot()
     else:
         upstream.count("cache_misses")
@@ -284,7 +288,9 @@ def _fetch(
             timeout=2,
             version=upstream.CACHE_VERSION,
         )
-        return _stale_or_raise(stale, error)
+        snapshot = _stale_or_raise(stale, error)
+        _hold_stale(event_id, stale, snapshot.stale_reason)
+        return snapshot
     return _store(event_id, detail, previous=stale)
 
 
@@ -297,6 +303,32 @@ def _fresh_seconds(detail: EventDetail, *, unchanged_for: float) -> float:
         return settings.LEADPING_CACHE_FINAL_SECONDS
     live = settings.LEADPING_CACHE_LIVE_SECONDS
     return max(live, min(unchanged_for / 20, settings.LEADPING_CACHE_QUIET_SECONDS))
+
+
+def _hold_stale(event_id: str, stale: _Entry | None, reason: str | None) -> None:
+    """After a failed call, serve the last good copy as the answer for one refresh interval:
+    otherwise every request that follows (each viewer's poll) calls the failing LeadPing
+    again, and a broken upstream is called as often as the budget allows."""
+    if stale is None or reason is None:
+        return
+    hold_for = settings.LEADPING_CACHE_LIVE_SECONDS
+    held = _Entry(
+        detail=stale.detail,
+        fetched_at=stale.fetched_at,
+        fresh_until=time.time() + hold_for,
+        unchanged_since=stale.unchanged_since,
+        stale_reason=reason,
+    )
+    age = max(0.0, (timezone.now() - stale.fetched_at).total_seconds())
+    after_response.defer(
+        partial(
+            upstream.store_answer,
+            event_id,
+            held,
+            fresh_for=hold_for,
+            keep_for=max(hold_for, settings.LEADPING_STALE_SECONDS - age),
+        )
+    )
 
 
 def _call_with_retries(event_id: str, *, deadline: float, spent: tuple[str, float]) -> EventDetail:

@@ -451,6 +451,34 @@ def test_the_last_good_copy_is_served_with_its_reason_when_upstream_fails(upstre
     assert upstream.read_counters()["stale_served"] == 1
 
 
+@pytest.mark.parametrize("failure", [{"status": 500}, {"status": 503}, {"body": "not json"}])
+def test_after_a_failure_the_stale_copy_is_held_for_a_refresh_interval(
+    upstream_mock, settings, failure
+):
+    """Each viewer's poll must not call a failing LeadPing again: one call (and its retries)
+    per refresh interval, as when it answers."""
+    settings.LEADPING_CACHE_LIVE_SECONDS = 5
+    upstream_mock.get(url(LIVE), json=body(LIVE, "InProgress"))
+    first = services.lookup_event(event_id=LIVE)
+    expire(LIVE)
+    upstream_mock.replace(responses.GET, url(LIVE), **failure)
+    failed = services.lookup_event(event_id=LIVE)
+    calls = len(upstream_mock.calls)
+    later = [services.lookup_event(event_id=LIVE) for _ in range(5)]
+    assert len(upstream_mock.calls) == calls
+    for snapshot in (failed, *later):
+        assert snapshot.stale_reason == failed.stale_reason
+        assert snapshot.fetched_at == first.fetched_at
+        assert snapshot.detail == first.detail
+    assert len({snapshot.version for snapshot in (failed, *later)}) == 1
+    # One refresh interval later LeadPing is asked again, and its answer replaces the copy.
+    expire(LIVE)
+    upstream_mock.replace(responses.GET, url(LIVE), json=body(LIVE, "Completed"))
+    recovered = services.lookup_event(event_id=LIVE)
+    assert recovered.stale_reason is None
+    assert recovered.detail.status == "Completed"
+
+
 def test_a_refused_key_is_never_hidden_behind_a_stale_copy(upstream_mock):
     upstream_mock.get(url(LIVE), json=body(LIVE, "InProgress"))
     services.lookup_event(event_id=LIVE)
