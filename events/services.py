@@ -7,6 +7,7 @@ spends a token of a budget shared by all processes, a 429's Retry-After stops ev
 and when LeadPing fails the last good copy is served with its age and the reason.
 """
 
+import functools
 import hashlib
 import logging
 import random
@@ -93,10 +94,24 @@ class EventSnapshot:
 
     @property
     def version(self) -> str:
-        """Changes whenever what the status panel shows from LeadPing changes."""
-        digest = hashlib.blake2b(self.detail.raw_json.encode(), digest_size=8)
-        digest.update(b"stale" if self.stale_reason else b"fresh")
+        """Changes whenever what the status panel shows from LeadPing changes.
+
+        Keyed with the secret key: the version is in every viewer's page, and an unkeyed
+        hash of the unmasked JSON would let staff without the full-numbers permission find
+        the masked digits by trying every candidate number offline.
+        """
+        digest = hashlib.blake2b(
+            self.detail.raw_json.encode(), digest_size=8, key=_version_key(settings.SECRET_KEY)
+        )
+        # The reason is on the panel too: a 500 turning into a 429 or a timeout must be said.
+        digest.update(b"stale:" + self.stale_reason.encode() if self.stale_reason else b"fresh")
         return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _version_key(secret_key: str) -> bytes:
+    """The key of EventSnapshot.version's hash, derived from the secret key (64 bytes at most)."""
+    return hashlib.blake2b(secret_key.encode(), digest_size=32, person=b"desk-snap-ver").digest()
 
 
 @dataclass(frozen=True)

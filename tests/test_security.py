@@ -328,3 +328,35 @@ def test_with_redis_down_the_status_page_and_metrics_say_so(staff_client, redis_
     settings.METRICS_TOKEN = "scrape-me"
     metrics = staff_client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
     assert metrics.status_code == 503
+
+
+def test_the_poll_version_in_a_masked_page_does_not_give_the_masked_digits_away(masked_client):
+    """The page's ?v= (and data-version) must not be a plain hash of the unmasked JSON: with
+    the masked JSON and the last 4 digits, a viewer could try every candidate number offline."""
+    import hashlib
+
+    event_id = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+    body = {
+        "id": event_id,
+        "timelineType": "Sms",
+        "status": "InProgress",
+        "fromPhoneNumber": "+15125550147",
+        "toPhoneNumber": "+12025553817",
+    }
+    with responses.RequestsMock() as upstream:
+        upstream.get(f"{TEST_API_BASE}/events/{event_id}/detail", json=body)
+        page = masked_client.get(reverse("events:detail", args=[event_id]))
+        raw = masked_client.get(reverse("events:raw", args=[event_id]))
+    html = page.content.decode()
+    version = re.search(r'data-version="([0-9a-f]+)"', html).group(1)
+    assert f"?v={version}" in html
+    assert "+12025553817" not in html and "+12025553817" not in raw.content.decode()
+
+    # The masked JSON with the right guess put back: what a viewer would hash to check it.
+    guess = {**json.loads(raw.content), "fromPhoneNumber": "+15125550147"}
+    guess["toPhoneNumber"] = "+12025553817"
+    unkeyed = hashlib.blake2b(
+        json.dumps(guess, indent=2, ensure_ascii=False).encode(), digest_size=8
+    )
+    unkeyed.update(b"fresh")
+    assert unkeyed.hexdigest() != version

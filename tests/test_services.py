@@ -179,6 +179,19 @@ def test_the_snapshot_version_changes_with_the_data_and_staleness():
     assert detail.version != stale.version
 
 
+def test_the_snapshot_version_changes_with_the_reason_it_is_stale():
+    """A poll whose stale copy now fails for another reason must redraw the panel's note."""
+    detail = parse_event_detail(body(LIVE), requested_id=LIVE)
+    at = services.timezone.now()
+    server_error = services.EventSnapshot(
+        detail=detail, fetched_at=at, stale_reason="LeadPing answered with an error (HTTP 500)."
+    )
+    rate_limited = services.EventSnapshot(
+        detail=detail, fetched_at=at, stale_reason="LeadPing's rate limit is used up."
+    )
+    assert server_error.version != rate_limited.version
+
+
 # --- single-flight ------------------------------------------------------------------------
 
 
