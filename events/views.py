@@ -91,7 +91,11 @@ def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
     if isinstance(snapshot, HttpResponse):
         return snapshot
     context = _status_context(request, snapshot, event_id)
-    return render(request, "events/event_detail.html", context)
+    response = render(request, "events/event_detail.html", context)
+    # Back and forward must not bring the page back from the browser's cache: it would show
+    # a status long gone as "Live · checked …" until its first poll (and phone numbers on disk).
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @require_safe

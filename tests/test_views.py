@@ -103,6 +103,14 @@ def test_a_live_event_polls_its_status_fragment(staff_client, lookup_event, sett
     assert 'hx-trigger="every 7s"' in html
 
 
+def test_the_event_page_is_not_kept_for_back_and_forward(staff_client, lookup_event):
+    """Brought back from the browser's cache, a live page would show a status long gone."""
+    lookup_event.return_value = snapshot(status="InProgress")
+    response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+
+
 def test_an_unknown_status_keeps_polling(staff_client, lookup_event):
     lookup_event.return_value = snapshot(status=None)
     response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
