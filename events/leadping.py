@@ -316,9 +316,12 @@ def _error_for(response: requests.Response, body: bytes) -> LeadPingError:
     if status == 429:
         return RateLimited(retry_after=parse_retry_after(response.headers.get("Retry-After")))
     if status == 408 or status >= 500:
-        suffix = f": {detail}" if detail else ""
+        message = f"LeadPing answered with an error (HTTP {status})"
+        message += f": {detail}" if detail else ""
+        # A sentence of its own: pages go on after it ("… Showing the last copy …").
+        message += "" if message.endswith((".", "!", "?")) else "."
         return UpstreamUnavailable(
-            f"LeadPing answered with an error (HTTP {status}){suffix}",
+            message,
             status_code=status,
             retryable=status in (502, 503, 504),
         )

@@ -126,6 +126,22 @@ def test_it_raises_upstream_unavailable_for_server_errors(upstream, status, body
 
 
 @pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "LeadPing answered with an error (HTTP 500)."),
+        (b'{"title": "boom"}', "LeadPing answered with an error (HTTP 500): boom."),
+        (b'{"detail": "Try later."}', "LeadPing answered with an error (HTTP 500): Try later."),
+    ],
+)
+def test_a_server_errors_message_is_one_sentence(upstream, body, message):
+    """Pages follow it with more sentences ("… Showing the last copy the desk got …")."""
+    upstream.get(URL, status=500, body=body, content_type="application/json")
+    with pytest.raises(leadping.UpstreamUnavailable) as caught:
+        leadping.fetch_event_detail(EVENT_ID)
+    assert caught.value.message == message
+
+
+@pytest.mark.parametrize(
     "error",
     [requests.ConnectionError("refused"), requests.ConnectTimeout(), requests.ReadTimeout()],
 )
@@ -189,7 +205,7 @@ def test_an_error_detail_with_a_lone_surrogate_is_shown_replaced(upstream):
     upstream.get(URL, status=500, body=b'{"detail": "broke \\udc00 here"}')
     with pytest.raises(leadping.UpstreamUnavailable) as caught:
         leadping.fetch_event_detail(EVENT_ID)
-    assert caught.value.message.endswith("broke \ufffd here")
+    assert caught.value.message.endswith("broke \ufffd here.")
 
 
 def test_it_refuses_an_answer_larger_than_the_cap(upstream):

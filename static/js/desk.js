@@ -125,7 +125,9 @@
     const time = panel.querySelector(".freshness time");
     const fetched = new Date(time ? time.getAttribute("datetime") : NaN);
     const shown = isNaN(fetched) ? "" : " Showing what LeadPing said at " + clock(fetched) + ".";
-    note.textContent = "Not refreshed since " + clock(poll.lastGood) + ": " + reason + "." + shown + " Retrying.";
+    // The desk's own messages end with a full stop already ("LeadPing has no event with this ID.").
+    const stop = /[.!?]$/.test(reason) ? "" : ".";
+    note.textContent = "Not refreshed since " + clock(poll.lastGood) + ": " + reason + stop + shown + " Retrying.";
     note.hidden = false;
     panel.classList.add("is-client-stale");
   }
@@ -190,10 +192,31 @@
     const polling = panel.getAttribute("hx-get");
     const version = polling ? new URL(polling, window.location.href).searchParams.get("v") : null;
     if (version && version === details.getAttribute("data-version")) return;
+    // The new details come closed and unfocused: keep what the reader had open and where the
+    // keyboard was, or a poll would fold the raw JSON away and drop focus to the page.
+    const focusable = details.querySelectorAll(FOCUSABLE);
+    keptView = {
+      open: Array.prototype.map.call(details.querySelectorAll("details[open][id]"), function (d) { return d.id; }),
+      focus: Array.prototype.indexOf.call(focusable, document.activeElement),
+    };
     window.htmx.ajax("GET", details.getAttribute("data-refresh-url"), {
       target: details, swap: "outerHTML",
     });
   }
+
+  const FOCUSABLE = "a[href], button, summary, [tabindex]";
+  let keptView = null;
+  document.addEventListener("htmx:afterSwap", function (event) {
+    const details = document.getElementById("event-facts");
+    if (!keptView || !details || event.detail.target.id !== "event-facts") return;
+    keptView.open.forEach(function (id) {
+      const box = document.getElementById(id);
+      if (box && details.contains(box)) box.open = true;
+    });
+    const again = keptView.focus >= 0 ? details.querySelectorAll(FOCUSABLE)[keptView.focus] : null;
+    if (again) again.focus({ preventScroll: true });
+    keptView = null;
+  });
 
   // --- "3 minutes ago" ---------------------------------------------------------------------
   // Pages carry times as <span data-since="ISO 8601">, or <time datetime="…"> followed by an

@@ -111,3 +111,36 @@ def test_a_tab_shown_again_checks_at_once(desk: Page, live_event_id: str):
     with desk.expect_request(lambda request: _is_poll(request.url), timeout=POLL_SECONDS * 500):
         desk.evaluate(hide, False)
     assert len(polls) == held + 1
+
+
+def test_a_failing_polls_note_ends_its_sentence_once(desk: Page, live_event_id: str):
+    """The desk's own messages end with a full stop: the note must not add a second one."""
+    desk.goto(f"/events/{live_event_id}/")
+    note = desk.locator("[data-client-stale]")
+    desk.route(
+        "**/status/**",
+        lambda route: route.fulfill(status=404, body="LeadPing has no event with this ID."),
+    )
+    expect(note).to_be_visible(timeout=3 * POLL_SECONDS * 1000)
+    expect(note).to_contain_text("LeadPing has no event with this ID. ")
+    assert ".." not in note.inner_text(), note.inner_text()
+
+
+def test_a_new_answer_keeps_the_raw_json_open_and_the_focus_where_it_was(
+    desk: Page, live_event_id: str
+):
+    """The details below the panel are fetched again when the status changes; what the
+    reader had open, and the keyboard focus, must survive it."""
+    desk.goto(f"/events/{live_event_id}/")
+    badge = desk.locator("#status-panel .badge")
+    expect(badge).to_have_text("Pending")
+    desk.get_by_text("Raw JSON as received").click()
+    expect(desk.locator("#raw-json")).to_contain_text('"status": "Pending"')
+    desk.get_by_role("button", name="Copy lead ID").focus()
+
+    expect(badge).to_have_text("In progress", timeout=PHASE_TIMEOUT_MS)
+    # The details follow the new answer…
+    expect(desk.locator("#raw-json")).to_contain_text('"status": "InProgress"')
+    # …without folding the raw JSON away or dropping the focus to the page.
+    expect(desk.locator("#raw-json-panel")).to_have_attribute("open", "")
+    expect(desk.get_by_role("button", name="Copy lead ID")).to_be_focused()
