@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from functools import partial
 
 from django.http import HttpRequest, HttpResponseBase
+from redis.exceptions import RedisError
 
 from events.request_ids import bound_request_id
 
@@ -57,6 +58,10 @@ _FLUSHERS: dict[str, Callable[[Counter[str]], object]] = {}
 def _run_logged(task: Task) -> None:
     try:
         task()
+    except RedisError as error:
+        # Redis down is an outage the lookup itself has already logged: one line per task,
+        # not a chained traceback of some sixty lines for every request while it lasts.
+        logger.warning("work deferred until after the response failed: %r: %r", task, error)
     except Exception:
         logger.exception("work deferred until after the response failed: %r", task)
 

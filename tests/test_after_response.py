@@ -107,6 +107,27 @@ def test_a_failing_task_does_not_stop_the_others(caplog):
     assert "ZeroDivisionError" in caplog.text
 
 
+def test_a_redis_outage_is_one_line_per_task_not_a_traceback(caplog):
+    # While Redis was down every lookup's counters failed after its response, each with a
+    # chained traceback: 340 of them, 250 KB of log, in a 7 s outage under load.
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def refused():
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    def view(request):
+        after_response.defer(refused)
+        return HttpResponse("ok")
+
+    response = after_response.AfterResponseMiddleware(view)(RequestFactory().get("/"))
+    with caplog.at_level(logging.WARNING):
+        _server_closes(response)
+
+    (record,) = [r for r in caplog.records if r.name == "events.after_response"]
+    assert "ConnectionError" in record.getMessage()
+    assert record.exc_info is None
+
+
 def test_deferred_work_still_runs_under_the_request_id():
     seen = []
 
