@@ -173,13 +173,26 @@ def _lookup_outcome(error: leadping.LeadPingError) -> str:
 def _lookup(event_id: str) -> EventSnapshot:
     validate_event_id(event_id)
     deadline = time.monotonic() + settings.LEADPING_REQUEST_DEADLINE
-    # The answer, the "no such event" mark and, on a miss, the lock and the call's budget
-    # token: one round trip on Redis.
-    look = _look(event_id)
+    # A slow LeadPing must not hold every thread: past LEADPING_MAX_WAITING requests
+    # waiting on it (calling it or waiting for that call), the others get the last copy or
+    # "busy" at once. The slot is taken before the look, so that a request refused for want
+    # of one neither takes the event's lock nor spends a token of the call budget.
+    has_slot = _waiting.take()
+    try:
+        return _lookup_with(event_id, deadline=deadline, has_slot=has_slot)
+    finally:
+        if has_slot:
+            _waiting.give_back()
+
+
+def _lookup_with(event_id: str, *, deadline: float, has_slot: bool) -> EventSnapshot:
+    # The answer, the "no such event" mark and, on a miss (with a slot), the lock and the
+    # call's budget token: one round trip on Redis.
+    look = _look(event_id, take_lock=has_slot)
     if look.fresh and _as_entry(look.stored) is None:
         # Fresh by its mark on Redis, but not an answer this release can read: fetch anew.
         upstream.forget_answer(event_id)
-        look = _look(event_id)
+        look = _look(event_id, take_lock=has_slot)
     if look.fresh or look.missing:
         upstream.count("cache_hits")
         entry = _as_entry(look.stored)
@@ -191,21 +204,13 @@ def _lookup(event_id: str) -> EventSnapshot:
             return entry.snapshot()
     else:
         upstream.count("cache_misses")
-    # A slow LeadPing must not hold every thread: past LEADPING_MAX_WAITING requests
-    # waiting on it, the others get the last copy or "busy" at once. Only a request for an
-    # event another one is already fetching, with no copy to show, waits without a slot:
-    # that wait ends with that one call.
-    has_slot = _waiting.take()
-    try:
-        return _fetch_or_wait(event_id, look, deadline=deadline, has_slot=has_slot)
-    finally:
-        if has_slot:
-            _waiting.give_back()
+    if not has_slot:
+        upstream.count("busy_refusals")
+        return _stale_or_raise(_as_entry(look.stored), DeskBusy())
+    return _fetch_or_wait(event_id, look, deadline=deadline)
 
 
-def _fetch_or_wait(
-    event_id: str, look: upstream.Look, *, deadline: float, has_slot: bool
-) -> EventSnapshot:
+def _fetch_or_wait(event_id: str, look: upstream.Look, *, deadline: float) -> EventSnapshot:
     """Call LeadPing if this request holds the event's lock, else wait for the one that does."""
     while True:
         entry = _as_entry(look.stored)
@@ -213,11 +218,6 @@ def _fetch_or_wait(
             return entry.snapshot()
         if look.missing:
             raise leadping.EventNotFound()
-        if not has_slot and (look.token is not None or entry is not None):
-            if look.token is not None:
-                upstream.release_lock(event_id, look.token)
-            upstream.count("busy_refusals")
-            return _stale_or_raise(entry, DeskBusy())
         if look.token is not None:
             try:
                 return _fetch(event_id, stale=entry, deadline=deadline, spent=look.spent)
@@ -233,9 +233,14 @@ def _fetch_or_wait(
         look = _look(event_id)
 
 
-def _look(event_id: str) -> upstream.Look:
+def _look(event_id: str, *, take_lock: bool = True) -> upstream.Look:
     # The lock outlives the request's deadline by a second, in case the holder dies.
-    return upstream.look(event_id, ttl=settings.LEADPING_REQUEST_DEADLINE + 1, is_fresh=_is_fresh)
+    return upstream.look(
+        event_id,
+        ttl=settings.LEADPING_REQUEST_DEADLINE + 1,
+        is_fresh=_is_fresh,
+        take_lock=take_lock,
+    )
 
 
 def _is_fresh(value: object) -> bool:

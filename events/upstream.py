@@ -285,22 +285,25 @@ class Look:
     spent: tuple[str, float] = ("ok", 0.0)
 
 
-def look(name: str, *, ttl: float, is_fresh: Callable[[Any], bool]) -> Look:
+def look(name: str, *, ttl: float, is_fresh: Callable[[Any], bool], take_lock: bool = True) -> Look:
     """Read an event's answer and "missing" mark; if there is no fresh answer, take its lock
     (for at most `ttl` seconds) and spend the call it is for. One round trip on Redis.
+    With take_lock=False only look: no lock is taken and no budget token spent.
 
     `is_fresh` judges a stored answer on local memory; on Redis the answer is fresh while
     its freshness mark lives (store_answer sets both).
     """
     client = _redis()
     if client is not None:
-        return _look_on_redis(client, name, ttl=ttl)
+        return _look_on_redis(client, name, ttl=ttl, take_lock=take_lock)
     found = cache.get_many([key("event", name), key("missing", name)], version=CACHE_VERSION)
     stored = found.get(key("event", name))
     if stored is not None and is_fresh(stored):
         return Look(stored, fresh=True)
     if found.get(key("missing", name)):
         return Look(stored, missing=True)
+    if not take_lock:
+        return Look(stored)
     token = acquire_lock(name, ttl=ttl)
     if token is None:
         return Look(stored)
@@ -313,15 +316,17 @@ def look(name: str, *, ttl: float, is_fresh: Callable[[Any], bool]) -> Look:
 
 
 # Look at an event's answer (KEYS[3]), its freshness mark (KEYS[4]) and "missing" mark
-# (KEYS[5]); unless the answer is fresh or missing, take its lock (KEYS[6], token ARGV[4] for
-# ARGV[5] seconds) and, if it was free, spend the call it is for. Replies {state, answer,
-# verdict, seconds}: state 'fresh', 'missing', 'held' (another caller fetches) or 'locked'.
+# (KEYS[5]); unless the answer is fresh or missing (or ARGV[6] is '0': look only), take its
+# lock (KEYS[6], token ARGV[4] for ARGV[5] seconds) and, if it was free, spend the call it
+# is for. Replies {state, answer, verdict, seconds}: state 'fresh', 'missing', 'held'
+# (another caller fetches, or the lock was not asked for) or 'locked'.
 _LOOK_LUA = (
     _SPEND_FUNCTION
     + """
 local answer = redis.call('GET', KEYS[3])
 if answer and redis.call('EXISTS', KEYS[4]) == 1 then return {'fresh', answer} end
 if redis.call('EXISTS', KEYS[5]) == 1 then return {'missing', answer} end
+if ARGV[6] == '0' then return {'held', answer} end
 if not redis.call('SET', KEYS[6], ARGV[4], 'NX', 'EX', ARGV[5]) then return {'held', answer} end
 local verdict, seconds = spend()
 return {'locked', answer, verdict, tostring(seconds)}
@@ -329,7 +334,7 @@ return {'locked', answer, verdict, tostring(seconds)}
 )
 
 
-def _look_on_redis(client: Any, name: str, *, ttl: float) -> Look:
+def _look_on_redis(client: Any, name: str, *, ttl: float, take_lock: bool = True) -> Look:
     token = secrets.randbits(62)
     capacity, rate = _bucket_shape()
     reply = client.eval(
@@ -346,6 +351,7 @@ def _look_on_redis(client: Any, name: str, *, ttl: float) -> Look:
         1,
         token,
         _lock_seconds(ttl),
+        int(take_lock),
     )
     state = _text(reply[0])
     stored = _decoded(reply[1] if len(reply) > 1 else None, name)

@@ -575,10 +575,10 @@ def test_past_the_waiting_limit_the_last_copy_is_served_with_the_reason(upstream
     assert len([c for c in upstream_mock.calls if c.request.url == url(FINAL)]) == 1
 
 
-def test_past_the_waiting_limit_a_lookup_with_nothing_to_show_waits_for_the_call_under_way(
+def test_within_the_waiting_limit_a_lookup_with_nothing_to_show_waits_for_the_call_under_way(
     upstream_mock, settings
 ):
-    settings.LEADPING_MAX_WAITING = 1
+    settings.LEADPING_MAX_WAITING = 2
     entered, release = _blocking_upstream(upstream_mock, LIVE)
     first, first_outcome = _look_in_thread(LIVE)
     assert entered.wait(5)
@@ -591,3 +591,50 @@ def test_past_the_waiting_limit_a_lookup_with_nothing_to_show_waits_for_the_call
     assert second_outcome["snapshot"].detail.id == LIVE
     assert len(upstream_mock.calls) == 1
     assert upstream.read_counters()["busy_refusals"] == 0
+
+
+def test_past_the_waiting_limit_a_lookup_with_nothing_to_show_does_not_wait(
+    upstream_mock, settings
+):
+    # Waiting for another request's call holds a thread as long as calling does: with a
+    # hanging LeadPing and many viewers of one new event, such waits took every thread and
+    # /healthz waited seconds behind them.
+    settings.LEADPING_MAX_WAITING = 1
+    entered, release = _blocking_upstream(upstream_mock, LIVE)
+    first, first_outcome = _look_in_thread(LIVE)
+    assert entered.wait(5)
+    try:
+        started = time.monotonic()
+        with pytest.raises(services.DeskBusy):
+            services.lookup_event(event_id=LIVE)
+        assert time.monotonic() - started < 1
+    finally:
+        release.set()
+        first.join(5)
+    assert first_outcome["snapshot"].detail.id == LIVE
+    assert len(upstream_mock.calls) == 1
+    assert upstream.read_counters()["busy_refusals"] == 1
+
+
+def test_a_lookup_refused_for_want_of_a_slot_spends_no_budget(upstream_mock, settings):
+    # A busy refusal took the event's lock and spent a call token without calling LeadPing:
+    # with a slow LeadPing the budget drained into refusals and pages said "pacing its
+    # calls" after a few calls.
+    settings.LEADPING_MAX_WAITING = 1
+    settings.LEADPING_BUDGET_CALLS = 2
+    settings.LEADPING_BUDGET_BURST = 2
+    entered, release = _blocking_upstream(upstream_mock, LIVE)
+    upstream_mock.get(url(FINAL), json=body(FINAL))
+    thread, _ = _look_in_thread(LIVE)
+    assert entered.wait(5)
+    try:
+        for _ in range(3):
+            with pytest.raises(services.DeskBusy):
+                services.lookup_event(event_id=FINAL)
+    finally:
+        release.set()
+        thread.join(5)
+    assert not upstream.lock_held(FINAL)
+    # The second token of the budget is still there for the call the refusals never made.
+    assert services.lookup_event(event_id=FINAL).detail.id == FINAL
+    assert upstream.read_counters()["budget_refusals"] == 0
