@@ -154,8 +154,12 @@ def fetch_event_detail(
         except requests.RequestException as exc:
             if isinstance(exc, requests.Timeout) or exchange.expired:
                 _log(event_id, "timeout", started)
+                # Only a connection that could not be made is tried again. A read timeout is
+                # LeadPing holding the request: asking again within what is left of the
+                # deadline would mostly double its load while it is slow.
                 raise UpstreamUnavailable(
-                    "LeadPing did not answer in time.", retryable=True
+                    "LeadPing did not answer in time.",
+                    retryable=isinstance(exc, requests.ConnectTimeout) and not exchange.expired,
                 ) from None
             _log(event_id, f"connection error ({type(exc).__name__})", started)
             raise UpstreamUnavailable(
@@ -212,7 +216,8 @@ def _read_body(response: requests.Response, exchange: Exchange) -> bytes:
             ) from None
     if exchange.expired:
         # Whatever was read is cut short, even when it parses (headers cut off mid-line).
-        raise UpstreamUnavailable("LeadPing did not finish answering in time.", retryable=True)
+        # Not tried again, as a read timeout is not (fetch_event_detail).
+        raise UpstreamUnavailable("LeadPing did not finish answering in time.")
     return b"".join(chunks)
 
 

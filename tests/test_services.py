@@ -422,6 +422,19 @@ def test_connection_errors_are_retried_a_bounded_number_of_times(upstream_mock, 
     assert len(upstream_mock.calls) == 3
 
 
+def test_a_connect_timeout_is_retried_but_a_read_timeout_is_not(upstream_mock, settings):
+    settings.LEADPING_MAX_RETRIES = 2
+    upstream_mock.get(url(FINAL), body=requests.ConnectTimeout())
+    with pytest.raises(leadping.UpstreamUnavailable):
+        services.lookup_event(event_id=FINAL)
+    assert len(upstream_mock.calls) == 3
+    # LeadPing took the request and is slow: a second try would double its load.
+    upstream_mock.get(url(LIVE), body=requests.ReadTimeout())
+    with pytest.raises(leadping.UpstreamUnavailable):
+        services.lookup_event(event_id=LIVE)
+    assert len(upstream_mock.calls) == 4
+
+
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 429, 500])
 def test_client_errors_and_500_are_never_retried(upstream_mock, status):
     upstream_mock.get(url(FINAL), status=status)
