@@ -7,12 +7,14 @@ plain; anything else gets a fresh ID, so a client cannot write what it likes int
 """
 
 import re
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.conf import settings
+from django.db.utils import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.template import TemplateDoesNotExist, loader
 from django.views.decorators.csrf import requires_csrf_token
@@ -93,6 +95,18 @@ def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpR
         return HttpResponseServerError(
             b"<h1>Server Error (500)</h1>", content_type="text/html; charset=utf-8"
         )
-    return HttpResponseServerError(
-        template.render({"request_id": getattr(request, "request_id", None)})
+    # Called while Django handles the exception: a database that refuses connections (too
+    # many clients, restarting, locked) is an outage to wait out, not a fault of the desk.
+    unavailable = isinstance(sys.exception(), OperationalError | InterfaceError)
+    response = HttpResponseServerError(
+        template.render(
+            {
+                "request_id": getattr(request, "request_id", None),
+                "database_unavailable": unavailable,
+            }
+        )
     )
+    if unavailable:
+        response.status_code = 503
+        response["Retry-After"] = "10"
+    return response

@@ -8,6 +8,7 @@ from unittest import mock
 
 import pytest
 import responses
+from django.db import OperationalError
 from django.test import RequestFactory
 from django.urls import reverse
 
@@ -108,6 +109,17 @@ def test_the_500_page_gets_the_request_id(staff_client):
         response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
     assert response.status_code == 500
     assert response.context["request_id"] == response["X-Request-ID"]
+
+
+def test_a_database_that_refuses_connections_is_a_503_to_wait_out_not_a_500(staff_client):
+    staff_client.raise_request_exception = False
+    refused = OperationalError("FATAL: sorry, too many clients already")
+    with mock.patch.object(services, "lookup_event", side_effect=refused):
+        response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    assert response.status_code == 503
+    assert response["Retry-After"] == "10"
+    assert "cannot reach its database" in response.content.decode()
+    assert "too many clients" not in response.content.decode()
 
 
 def test_the_500_handler_renders_without_a_request_id():
