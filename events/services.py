@@ -331,7 +331,12 @@ def _hold_stale(event_id: str, stale: _Entry | None, reason: str | None) -> None
     again, and a broken upstream is called as often as the budget allows."""
     if stale is None or reason is None:
         return
-    hold_for = settings.LEADPING_CACHE_LIVE_SECONDS
+    age = max(0.0, (timezone.now() - stale.fetched_at).total_seconds())
+    kept_for = settings.LEADPING_STALE_SECONDS - age
+    if kept_for <= 0:
+        # Older than LEADPING_STALE_SECONDS: no longer kept to show, so not held either.
+        return
+    hold_for = min(settings.LEADPING_CACHE_LIVE_SECONDS, kept_for)
     held = _Entry(
         detail=stale.detail,
         fetched_at=stale.fetched_at,
@@ -339,15 +344,8 @@ def _hold_stale(event_id: str, stale: _Entry | None, reason: str | None) -> None
         unchanged_since=stale.unchanged_since,
         stale_reason=reason,
     )
-    age = max(0.0, (timezone.now() - stale.fetched_at).total_seconds())
     after_response.defer(
-        partial(
-            upstream.store_answer,
-            event_id,
-            held,
-            fresh_for=hold_for,
-            keep_for=max(hold_for, settings.LEADPING_STALE_SECONDS - age),
-        )
+        partial(upstream.store_answer, event_id, held, fresh_for=hold_for, keep_for=kept_for)
     )
 
 

@@ -505,6 +505,20 @@ def test_after_a_failure_the_stale_copy_is_held_for_a_refresh_interval(
     assert recovered.detail.status == "Completed"
 
 
+def test_a_copy_past_the_stale_limit_is_not_held_again_and_again(upstream_mock, settings):
+    # Holding must not keep a copy alive past LEADPING_STALE_SECONDS while LeadPing fails.
+    settings.LEADPING_CACHE_LIVE_SECONDS = 5
+    settings.LEADPING_STALE_SECONDS = 0
+    upstream_mock.get(url(LIVE), json=body(LIVE, "InProgress"))
+    services.lookup_event(event_id=LIVE)
+    expire(LIVE)
+    upstream_mock.replace(responses.GET, url(LIVE), status=500)
+    services.lookup_event(event_id=LIVE)
+    calls = len(upstream_mock.calls)
+    services.lookup_event(event_id=LIVE)
+    assert len(upstream_mock.calls) == calls + 1
+
+
 def test_a_refused_key_is_never_hidden_behind_a_stale_copy(upstream_mock):
     upstream_mock.get(url(LIVE), json=body(LIVE, "InProgress"))
     services.lookup_event(event_id=LIVE)
