@@ -272,16 +272,38 @@ def _without_api_key_in(payload: Any, body: bytes) -> Any:
             item.clear()
             for name, value in entries:
                 item[name.replace(key, REDACTED)] = (
-                    value.replace(key, REDACTED) if isinstance(value, str) else value
+                    _without_key_in_text(value, key) if isinstance(value, str) else value
                 )
                 stack.append(value)
         elif isinstance(item, list):
             for index, value in enumerate(item):
                 if isinstance(value, str):
-                    item[index] = value.replace(key, REDACTED)
+                    item[index] = _without_key_in_text(value, key)
                 else:
                     stack.append(value)
-    return payload.replace(key, REDACTED) if isinstance(payload, str) else payload
+    return _without_key_in_text(payload, key) if isinstance(payload, str) else payload
+
+
+def _without_key_in_text(text: str, key: str) -> str:
+    """A text with the key blanked, JSON inside it included: fullPayload is JSON in a string,
+    whose own escapes ("lp\\u005f…" in the body) hide the key until it is decoded again, as
+    the page, the masking and anyone reading the download do."""
+    text = text.replace(key, REDACTED)
+    if "\\" not in text or not text.lstrip().startswith(("{", "[")):
+        return text
+    try:
+        inner = load_json(text)
+    except (ValueError, RecursionError):
+        return text
+    if not isinstance(inner, dict | list):
+        return text
+    try:
+        if key not in json.dumps(inner, ensure_ascii=False):
+            return text
+        cleaned = _without_api_key_in(inner, b"\\")
+        return json.dumps(cleaned, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return REDACTED
 
 
 def _problem_detail(body: bytes) -> str | None:

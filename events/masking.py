@@ -17,7 +17,8 @@ from events.detail import EventDetail, EventUser, Moment, json_text, load_json
 MASK = "•••"
 _KEPT_DIGITS = 4
 _NUMBER_FIELDS = ("from_phone_number", "to_phone_number")
-# Not scanned: the event's own ID is in the page's address already; the JSON is masked apart.
+# Not scanned: the JSON is masked apart; the event's own ID only when it is the one asked
+# for, which is in the page's address already (LeadPing may answer with another).
 _UNSCANNED_FIELDS = ("id", "raw_json", "full_payload", "problems", *_NUMBER_FIELDS)
 # JSON keys whose values are phone numbers, by their last word ("toPhoneNumber", "mobile",
 # "cell_phone", "faxNo"), not IDs of numbers ("fromPhoneNumberId").
@@ -81,7 +82,8 @@ class _Masker:
 
     def _json_value(self, value: Any, *, key: str | None) -> Any:
         if isinstance(value, dict):
-            return {k: self._json_value(v, key=str(k)) for k, v in value.items()}
+            # A name may be a number too ({"+14155550123": "Ann"}).
+            return {self.text(str(k)): self._json_value(v, key=str(k)) for k, v in value.items()}
         if isinstance(value, list):
             return [self._json_value(item, key=key) for item in value]
         if isinstance(value, bool):
@@ -94,7 +96,9 @@ class _Masker:
             return self.text(value)
         if isinstance(value, int | float) and key is not None and is_phone_key(key):
             return mask_number(str(value))
-        if isinstance(value, int) and _is_phone_number(value):
+        if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+            value = int(value) if _is_phone_number(int(value), self.region) else value
+        if isinstance(value, int) and _is_phone_number(value, self.region):
             return mask_number(str(value))
         return value
 
@@ -107,13 +111,17 @@ def is_phone_key(key: str) -> bool:
     return bool(words) and words[-1].removesuffix("s") in _PHONE_WORDS
 
 
-def _is_phone_number(value: int) -> bool:
-    """A JSON number that reads as a valid international number once given its "+"."""
+def _is_phone_number(value: int, region: str) -> bool:
+    """A JSON number that reads as a valid number, international once given its "+" or
+    national in the desk's region (4155550123), as the same digits in a text would."""
     digits = str(abs(value))
     if len(digits) not in _E164_DIGITS:
         return False
     try:
-        return phonenumbers.is_valid_number(phonenumbers.parse(f"+{digits}"))
+        return any(
+            phonenumbers.is_valid_number(phonenumbers.parse(text, region))
+            for text in (f"+{digits}", digits)
+        )
     except phonenumbers.NumberParseException:
         return False
 
@@ -122,12 +130,22 @@ def _masked_match(match: re.Match[str]) -> str:
     return mask_number(match.group())
 
 
-def mask_phone_numbers(detail: EventDetail, *, region: str) -> EventDetail:
+def mask_text(text: str, *, region: str) -> str:
+    """`text` (a message from LeadPing, a status kept in the audit trail) with its phone
+    numbers showing only their last four digits."""
+    return _Masker(region).text(text)
+
+
+def mask_phone_numbers(
+    detail: EventDetail, *, region: str, requested_id: str | None = None
+) -> EventDetail:
     """A copy of `detail` whose phone numbers show only their last four digits."""
     masker = _Masker(region)
     changes: dict[str, Any] = {
         name: _mask_optional(getattr(detail, name)) for name in _NUMBER_FIELDS
     }
+    if detail.id != requested_id:
+        changes["id"] = masker.text(detail.id)
     for field in dataclasses.fields(detail):
         if field.name in _UNSCANNED_FIELDS:
             continue

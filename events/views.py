@@ -29,7 +29,7 @@ from events.event_ids import (
     is_valid_event_id,
     lower_case_guid,
 )
-from events.masking import mask_phone_numbers
+from events.masking import mask_phone_numbers, mask_text
 from events.middleware import SESSION_POLL_SECONDS
 from events.models import LookupAudit, Preferences
 from events.presentation import (
@@ -156,7 +156,7 @@ def _fragment_lookup(request: HttpRequest, event_id: str) -> services.EventSnaps
     try:
         return services.lookup_event(event_id=event_id)
     except leadping.LeadPingError as error:
-        response = _plain_error(error.message, _error_page(error)[1])
+        response = _plain_error(_visible_text(request, error.message), _error_page(error)[1])
         _add_retry_after(response, error)
         return response
 
@@ -169,7 +169,7 @@ def event_raw(request: HttpRequest, event_id: str) -> HttpResponse:
     if isinstance(snapshot, HttpResponse):
         return snapshot
     return HttpResponse(
-        _visible_detail(request, snapshot).raw_json,
+        _visible_detail(request, snapshot, event_id).raw_json,
         content_type="application/json; charset=utf-8",
         headers={
             "Content-Disposition": content_disposition_header(
@@ -210,18 +210,28 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 
 
-def _visible_detail(request: HttpRequest, snapshot: services.EventSnapshot) -> EventDetail:
+def _visible_detail(
+    request: HttpRequest, snapshot: services.EventSnapshot, event_id: str
+) -> EventDetail:
     """The event as this user may see it: numbers masked without the permission."""
     if request.user.has_perm(FULL_NUMBERS_PERMISSION):
         return snapshot.detail
-    return _masked(snapshot.detail, settings.LEADPING_DEFAULT_REGION)
+    return _masked(snapshot.detail, settings.LEADPING_DEFAULT_REGION, event_id)
+
+
+def _visible_text(request: HttpRequest, text: str | None) -> str | None:
+    """Text from LeadPing outside the event (an error's detail, a status kept in the audit
+    trail) as this user may see it: numbers masked without the permission."""
+    if not text or request.user.has_perm(FULL_NUMBERS_PERMISSION):
+        return text
+    return mask_text(text, region=settings.LEADPING_DEFAULT_REGION)
 
 
 # Masking runs phonenumbers' matcher over every string of the event; the same event is
 # masked once per process, not once per page view and poll (EventDetail is immutable).
 @functools.lru_cache(maxsize=256)
-def _masked(detail: EventDetail, region: str) -> EventDetail:
-    return mask_phone_numbers(detail, region=region)
+def _masked(detail: EventDetail, region: str, requested_id: str) -> EventDetail:
+    return mask_phone_numbers(detail, region=region, requested_id=requested_id)
 
 
 class _Lifecycle:
@@ -253,7 +263,7 @@ def _status_context(
 ) -> dict[str, Any]:
     """What the status panel (and the page around it) needs."""
     now = timezone.now()
-    detail = _visible_detail(request, snapshot)
+    detail = _visible_detail(request, snapshot, event_id)
     badge = status_badge(detail.status)
     poll_seconds = _poll_seconds(request)
     if snapshot.stale_reason:
@@ -263,6 +273,8 @@ def _status_context(
         "snapshot": snapshot,
         "detail": detail,
         "requested_id": event_id,
+        # Why LeadPing failed, in its own words (a problem's detail may hold a number).
+        "stale_reason": _visible_text(request, snapshot.stale_reason),
         "badge": badge,
         # In the context rather than a {% with %}: the details partial is rendered alone too.
         "kind": timeline_kind(detail.timeline_type),
@@ -285,14 +297,23 @@ def _home_context(request: HttpRequest, *, query: str) -> dict[str, Any]:
     """The lookup page: recent lookups, and in sandbox mode the sandbox's demo events."""
     context: dict[str, Any] = {
         "query": query,
-        "my_recent": recent_lookups(request.user),
-        "team_recent": recent_lookups(),
+        "my_recent": _visible_rows(request, recent_lookups(request.user)),
+        "team_recent": _visible_rows(request, recent_lookups()),
     }
     if settings.LEADPING_SANDBOX:
         from events.sandbox.catalogue import DEMO_EVENTS
 
         context["demo_events"] = DEMO_EVENTS
     return context
+
+
+def _visible_rows(request: HttpRequest, rows: list[LookupAudit]) -> list[LookupAudit]:
+    """Recent lookups as this user may see them: the status and type were kept as LeadPing
+    sent them ("Bounced by +1 415 555 0124"), and are shown as the badge's label."""
+    for row in rows:
+        row.status = _visible_text(request, row.status)
+        row.event_type = _visible_text(request, row.event_type)
+    return rows
 
 
 def _audited_lookup(
@@ -362,7 +383,7 @@ def _upstream_error(
         "event_id": event_id,
         # LeadPing's IDs are opaque (case may matter), so a capitalised GUID is only offered.
         "lower_case_id": lower_case_guid(event_id) if kind == "not_found" else None,
-        "message": error.message,
+        "message": _visible_text(request, error.message),
         "retry_after": _retry_after_seconds(error),
         "sandbox": settings.LEADPING_SANDBOX,
         "at": timezone.now(),

@@ -360,3 +360,91 @@ def test_the_poll_version_in_a_masked_page_does_not_give_the_masked_digits_away(
     )
     unkeyed.update(b"fresh")
     assert unkeyed.hexdigest() != version
+
+
+# --- what a viewer without the full-numbers permission may not get -------------------------
+
+
+def _json_escaped(text: str) -> str:
+    return "".join(f"\\u{ord(char):04x}" for char in text)
+
+
+@pytest.mark.parametrize("viewer", ["staff_client", "masked_client"])
+def test_the_api_key_inside_full_payload_escapes_is_blanked(viewer, request):
+    """fullPayload is JSON in a string: its own escapes hide the key from the body's check,
+    and decoding it (the masking does, so does anyone reading the download) brings it back."""
+    client = request.getfixturevalue(viewer)
+    inner = '{"to": "+15125550147", "echo": "' + _json_escaped(TEST_API_KEY) + '"}'
+    body = json.dumps({**payload("sms_delivered.json"), "fullPayload": inner})
+    with responses.RequestsMock() as upstream:
+        upstream.get(f"{TEST_API_BASE}/events/{SMS_ID}/detail", body=body)
+        page = client.get(reverse("events:detail", args=[SMS_ID]))
+        raw = client.get(reverse("events:raw", args=[SMS_ID]))
+    assert TEST_API_KEY not in page.content.decode()
+    assert TEST_API_KEY not in raw.content.decode()
+    assert TEST_API_KEY not in json.loads(json.loads(raw.content)["fullPayload"])["echo"]
+
+
+def test_numbers_as_json_names_national_integers_floats_and_answered_ids_are_masked(
+    masked_client,
+):
+    body = {
+        **payload("sms_delivered.json"),
+        "id": "evt-14155550100",
+        "extra": {"+14155550137": "Ann", "national": 6502530140, "float": 14155550141.0},
+        "fullPayload": json.dumps({"+14155550116": "Bob", "contactNumbers": [4155550114]}),
+    }
+    with responses.RequestsMock() as upstream:
+        upstream.get(f"{TEST_API_BASE}/events/{SMS_ID}/detail", json=body)
+        page = masked_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+        raw = masked_client.get(reverse("events:raw", args=[SMS_ID])).content.decode()
+    for text in (page, raw):
+        for number in ["4155550100", "4155550137", "6502530140", "4155550141", "4155550116"]:
+            assert number not in text, number
+        assert "4155550114" not in text
+    assert "<title>" in page and "evt-•••0100" in page
+
+
+def test_a_number_in_leadpings_error_detail_is_masked_on_the_page_and_the_poll(
+    masked_client,
+):
+    problem = {"title": "Error", "status": 500, "detail": "Number +1 415 555 0151 failed"}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
+        upstream.get(f"{TEST_API_BASE}/events/evt-500/detail", status=500, json=problem)
+        page = masked_client.get(reverse("events:detail", args=["evt-500"]))
+        poll = masked_client.get(
+            reverse("events:status", args=["evt-500"]), headers={"HX-Request": "true"}
+        )
+    for response in (page, poll):
+        assert "415 555 0151" not in response.content.decode()
+        assert "•••0151" in response.content.decode()
+
+
+def test_a_stale_reason_holding_a_number_is_masked(masked_client):
+    stale = EventSnapshot(
+        detail=event_from("sms_delivered.json", status="InProgress"),
+        fetched_at=timezone.now(),
+        stale_reason="LeadPing answered with an error (HTTP 500): +1 415 555 0152 failed.",
+    )
+    with mock.patch("events.services.lookup_event", return_value=stale):
+        html = masked_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    assert "415 555 0152" not in html
+    assert "•••0152 failed." in html
+
+
+def test_recent_lookups_mask_numbers_in_the_status_and_type_kept_as_received(
+    masked_client, staff_user
+):
+    LookupAudit.objects.create(
+        user=staff_user,
+        username="sam",
+        event_id="evt-team",
+        kind="page",
+        outcome="found",
+        event_type="Fax +1 415 555 0120",
+        status="Bounced by +1 415 555 0124",
+    )
+    html = masked_client.get(reverse("events:lookup")).content.decode()
+    assert "evt-team" in html
+    assert "415 555 0120" not in html and "415 555 0124" not in html
+    assert "•••0124" in html
