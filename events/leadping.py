@@ -4,6 +4,7 @@ Contract: ../shared/leadping-api/event-detail-reference.txt and README.md beside
 """
 
 import dataclasses
+import functools
 import json
 import logging
 import re
@@ -253,8 +254,15 @@ def _without_api_key(body: bytes) -> bytes:
     key = settings.LEADPING_API_KEY
     if not key or len(key) < 8:
         return body
-    secret = key.encode()
-    return body.replace(secret, REDACTED.encode()) if secret in body else body
+    # In any case too: an echo of "bearer lp_abc…" lower-cased gives the key away as well.
+    if key.lower().encode() not in body.lower():
+        return body
+    return _key_pattern(key).sub(REDACTED.encode(), body)
+
+
+@functools.lru_cache(maxsize=2)
+def _key_pattern(key: str) -> re.Pattern[bytes]:
+    return re.compile(re.escape(key.encode()), re.IGNORECASE)
 
 
 def _without_api_key_in(payload: Any, body: bytes) -> Any:

@@ -44,7 +44,9 @@ def redact(text: str) -> str:
     """`text` with configured credentials and Bearer tokens replaced by [redacted]."""
     text = _BEARER.sub(rf"\g<1>{REDACTED}", text)
     for secret in _secrets():
-        text = text.replace(secret, REDACTED)
+        # In any case: an echo that lower-cases the key still gives it away.
+        if secret.lower() in text.lower():
+            text = re.sub(re.escape(secret), REDACTED, text, flags=re.IGNORECASE)
     return text
 
 

@@ -296,6 +296,28 @@ def test_an_answer_echoing_the_api_key_is_kept_without_it(upstream):
     assert detail.status == "Completed"
 
 
+@pytest.mark.parametrize("spelling", [str.lower, str.upper])
+def test_an_answer_echoing_the_api_key_in_another_case_is_kept_without_it(upstream, spelling):
+    echoed = f"Authorization: bearer {spelling(TEST_API_KEY)}"
+    upstream.get(URL, json={**payload("sms_delivered.json"), "description": echoed})
+    detail = leadping.fetch_event_detail(EVENT_ID)
+    assert detail.description == "Authorization: bearer [redacted]"
+    assert spelling(TEST_API_KEY) not in detail.raw_json
+
+
+def test_an_error_detail_echoing_the_api_key_upper_cased_is_shown_without_it(upstream):
+    upstream.get(
+        URL,
+        status=503,
+        json={"title": "Unavailable", "detail": f"bad key {TEST_API_KEY.upper()}"},
+        content_type="application/problem+json",
+    )
+    with pytest.raises(leadping.UpstreamUnavailable) as error:
+        leadping.fetch_event_detail(EVENT_ID)
+    assert TEST_API_KEY.upper() not in error.value.message
+    assert "[redacted]" in error.value.message
+
+
 def test_a_problem_document_sent_with_200_is_not_shown_as_an_event(upstream):
     upstream.get(URL, json={"status": 500, "title": "oops", "detail": "Backend is down"})
     with pytest.raises(leadping.BadPayload) as error:
