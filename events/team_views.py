@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from events.access import AUDIT_PERMISSION, desk_staff_required
@@ -35,6 +36,8 @@ _CSV_COLUMNS = [
 @require_safe
 @desk_staff_required
 @permission_required(AUDIT_PERMISSION, raise_exception=True)
+# Who looked at what, and what they typed: never kept by the browser or a proxy.
+@never_cache
 def audit_log(request: HttpRequest) -> HttpResponse:
     """Who looked at what: the audit trail with filters, 50 rows a page."""
     form = AuditFilterForm(request.GET or None)
@@ -58,6 +61,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 @require_safe
 @desk_staff_required
 @permission_required(AUDIT_PERMISSION, raise_exception=True)
+# Who looked at what, and what they typed: never kept by the browser or a proxy.
+@never_cache
 def audit_export(request: HttpRequest) -> HttpResponse:
     """The filtered audit trail as CSV, streamed."""
     form = AuditFilterForm(request.GET or None)

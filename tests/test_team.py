@@ -371,6 +371,14 @@ def test_the_desk_s_own_audit_page_still_says_what_was_wrong_with_a_nul(team_adm
     assert "outcome" in response.content.decode().lower()
 
 
+def test_the_audit_trail_is_never_kept_by_a_browser_or_proxy(team_admin_client, audit_rows):
+    for name in ("events:audit", "events:audit_export"):
+        response = team_admin_client.get(reverse(name))
+        assert response.status_code == 200
+        assert "no-store" in response["Cache-Control"]
+        assert "private" in response["Cache-Control"]
+
+
 def test_the_audit_exports_as_csv_with_formulas_defused(team_admin_client, audit_rows):
     response = team_admin_client.get(reverse("events:audit_export"), {"user": "tess"})
     assert response.status_code == 200
