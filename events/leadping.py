@@ -19,6 +19,7 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 from requests.models import PreparedRequest
+from urllib3.exceptions import ReadTimeoutError
 
 from events import after_response
 from events.detail import (
@@ -210,8 +211,12 @@ def _read_body(response: requests.Response, exchange: Exchange) -> bytes:
             chunks.append(chunk)
     except requests.exceptions.ContentDecodingError:
         raise BadPayload("LeadPing's answer could not be decompressed.") from None
-    except requests.RequestException:
+    except requests.RequestException as exc:
         if not exchange.expired:
+            if _is_read_timeout(exc):
+                # requests reports a read timeout in the body as a ConnectionError: it is
+                # LeadPing holding the answer, not tried again (fetch_event_detail).
+                raise UpstreamUnavailable("LeadPing did not finish answering in time.") from None
             raise UpstreamUnavailable(
                 "The connection to LeadPing broke mid-answer.", retryable=True
             ) from None
@@ -220,6 +225,13 @@ def _read_body(response: requests.Response, exchange: Exchange) -> bytes:
         # Not tried again, as a read timeout is not (fetch_event_detail).
         raise UpstreamUnavailable("LeadPing did not finish answering in time.")
     return b"".join(chunks)
+
+
+def _is_read_timeout(exc: requests.RequestException) -> bool:
+    """A socket read that timed out, which requests' iter_content raises as ConnectionError."""
+    return isinstance(exc, requests.Timeout) or any(
+        isinstance(cause, ReadTimeoutError) for cause in (*exc.args, exc.__context__)
+    )
 
 
 def _decode_json(body: bytes) -> Any:

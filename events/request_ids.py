@@ -98,14 +98,24 @@ def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpR
     # Called while Django handles the exception: a database that refuses connections (too
     # many clients, restarting, locked) is an outage to wait out, not a fault of the desk.
     unavailable = isinstance(sys.exception(), OperationalError | InterfaceError)
-    response = HttpResponseServerError(
-        template.render(
-            {
-                "request_id": getattr(request, "request_id", None),
-                "database_unavailable": unavailable,
-            }
+    if request.headers.get("HX-Request") == "true":
+        # A live panel's poll: htmx swaps nothing on an error and desk.js shows the body as
+        # the panel's note, so it gets a sentence, not the markup of a whole page.
+        message = (
+            "The desk cannot reach its database right now."
+            if unavailable
+            else "Something went wrong on the desk."
         )
-    )
+        response = HttpResponseServerError(message, content_type="text/plain; charset=utf-8")
+    else:
+        response = HttpResponseServerError(
+            template.render(
+                {
+                    "request_id": getattr(request, "request_id", None),
+                    "database_unavailable": unavailable,
+                }
+            )
+        )
     if unavailable:
         response.status_code = 503
         response["Retry-After"] = "10"

@@ -96,3 +96,51 @@ def test_the_watchdog_cuts_the_earliest_deadline_first():
             time.sleep(0.01)
         assert early.expired
         assert not late.expired
+
+
+@pytest.fixture
+def stalling(settings) -> Iterator[None]:
+    """A server that sends its headers and the start of a body, then nothing for a while."""
+    server = socket.create_server(("127.0.0.1", 0))
+    calls: list[float] = []
+
+    def stall(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                calls.append(time.monotonic())
+                conn.sendall(OPENINGS["body"])
+                time.sleep(DRIP_LIMIT)
+            except OSError:
+                pass
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=stall, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    settings.LEADPING_API_BASE_URL = f"http://127.0.0.1:{server.getsockname()[1]}"
+    settings.LEADPING_READ_TIMEOUT = 0.3
+    yield calls
+    server.close()
+
+
+def test_a_body_that_stops_past_the_read_timeout_is_not_tried_again(stalling):
+    # requests raises a read timeout inside the body as a ConnectionError, not a Timeout.
+    with pytest.raises(leadping.UpstreamUnavailable) as caught:
+        leadping.fetch_event_detail("evt-1", within=5)
+    assert caught.value.message == "LeadPing did not finish answering in time."
+    assert not caught.value.retryable
+
+
+def test_a_lookup_whose_answer_stalls_makes_one_call(stalling, settings):
+    from events import services
+
+    settings.LEADPING_REQUEST_DEADLINE = 5
+    with pytest.raises(leadping.UpstreamUnavailable):
+        services.lookup_event(event_id="evt-stall")
+    assert len(stalling) == 1

@@ -122,6 +122,19 @@ def test_a_database_that_refuses_connections_is_a_503_to_wait_out_not_a_500(staf
     assert "too many clients" not in response.content.decode()
 
 
+def test_a_poll_that_meets_a_refusing_database_gets_a_sentence_not_a_page(staff_client):
+    """desk.js shows a failed poll's body as the panel's note: it must be text, not markup."""
+    staff_client.raise_request_exception = False
+    refused = OperationalError("FATAL: sorry, too many clients already")
+    with mock.patch.object(services, "lookup_event", side_effect=refused):
+        response = staff_client.get(
+            reverse("events:status", args=[SMS_ID]), headers={"HX-Request": "true"}
+        )
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith("text/plain")
+    assert response.content.decode() == "The desk cannot reach its database right now."
+
+
 def test_the_500_handler_renders_without_a_request_id():
     request = RequestFactory().get("/")
     assert server_error(request).status_code == 500
