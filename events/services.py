@@ -170,8 +170,50 @@ def _lookup_outcome(error: leadping.LeadPingError) -> str:
     return "unavailable"
 
 
+class _Refusals:
+    """Events whose lookup LeadPing refused the key for (401, or 403 for that event), kept
+    per process for one refresh interval: every viewer's poll would otherwise call LeadPing
+    again only to hear the same refusal. A refusal is never hidden behind a stale copy."""
+
+    _MAX_EVENTS = 1000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until: dict[str, tuple[float, leadping.NotAuthorised]] = {}
+
+    def remember(self, event_id: str, error: leadping.NotAuthorised) -> None:
+        with self._lock:
+            if len(self._until) >= self._MAX_EVENTS:
+                self._until.clear()
+            self._until[event_id] = (
+                time.monotonic() + settings.LEADPING_CACHE_LIVE_SECONDS,
+                error,
+            )
+
+    def recent(self, event_id: str) -> leadping.NotAuthorised | None:
+        found = self._until.get(event_id)
+        if found is None:
+            return None
+        until, error = found
+        if time.monotonic() >= until:
+            with self._lock:
+                self._until.pop(event_id, None)
+            return None
+        return leadping.NotAuthorised(error.message, status_code=error.status_code)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._until.clear()
+
+
+_refusals = _Refusals()
+
+
 def _lookup(event_id: str) -> EventSnapshot:
     validate_event_id(event_id)
+    refusal = _refusals.recent(event_id)
+    if refusal is not None:
+        raise refusal
     deadline = time.monotonic() + settings.LEADPING_REQUEST_DEADLINE
     # A slow LeadPing must not hold every thread: past LEADPING_MAX_WAITING requests
     # waiting on it (calling it or waiting for that call), the others get the last copy or
@@ -376,6 +418,8 @@ def _call_with_retries(event_id: str, *, deadline: float, spent: tuple[str, floa
             continue
         except leadping.LeadPingError as error:
             upstream.count(_OUTCOME_COUNTERS.get(type(error), "upstream_bad_payload"))
+            if isinstance(error, leadping.NotAuthorised):
+                _refusals.remember(event_id, error)
             raise
         upstream.count("upstream_ok")
         after_response.defer(upstream.clear_backoff)

@@ -51,11 +51,12 @@ def _fresh_upstream_state():
     and no Retry-After."""
     from django.core.cache import caches
 
-    from events import upstream
+    from events import services, upstream
 
     for cache in caches.all():
         cache.clear()
     upstream.reset_budget()
+    services._refusals.forget()
     yield
     for cache in caches.all():
         cache.clear()

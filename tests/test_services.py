@@ -519,6 +519,28 @@ def test_a_copy_past_the_stale_limit_is_not_held_again_and_again(upstream_mock, 
     assert len(upstream_mock.calls) == calls + 1
 
 
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_key_is_asked_again_once_per_refresh_interval_not_per_poll(
+    upstream_mock, settings, status
+):
+    settings.LEADPING_CACHE_LIVE_SECONDS = 5
+    upstream_mock.get(url(LIVE), status=status)
+    upstream_mock.get(url(FINAL), json=body(FINAL))
+    for _ in range(4):
+        with pytest.raises(leadping.NotAuthorised) as refused:
+            services.lookup_event(event_id=LIVE)
+        assert str(status) in refused.value.message
+    assert len(upstream_mock.calls) == 1
+    # Only that event: another one is still asked.
+    assert services.lookup_event(event_id=FINAL).detail.id == FINAL
+    # One refresh interval later LeadPing is asked again.
+    _, error = services._refusals._until[LIVE]
+    services._refusals._until[LIVE] = (time.monotonic() - 1, error)
+    with pytest.raises(leadping.NotAuthorised):
+        services.lookup_event(event_id=LIVE)
+    assert len(upstream_mock.calls) == 3
+
+
 def test_a_refused_key_is_never_hidden_behind_a_stale_copy(upstream_mock):
     upstream_mock.get(url(LIVE), json=body(LIVE, "InProgress"))
     services.lookup_event(event_id=LIVE)
