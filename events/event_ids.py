@@ -10,6 +10,9 @@ import re
 import unicodedata
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import phonenumbers
+from django.conf import settings
+
 MAX_EVENT_ID_LENGTH = 128
 MAX_LOOKUP_INPUT_LENGTH = 2048
 
@@ -102,6 +105,15 @@ def extract_event_id(text: str) -> str:
         and not _TIME_OR_DATE.fullmatch(word)
         and is_valid_event_id(word)
     }
+    # In a sentence, bare digits that make a valid phone number are one ("call the customer
+    # at 14155550198"): looking them up would send the number to LeadPing and the audit trail.
+    numbers = {word for word in candidates if _is_phone_number(word)}
+    if numbers and numbers == candidates:
+        raise InvalidEventId(
+            "That text holds a phone number, not an event ID. The desk looks events up by "
+            "their event ID: paste the event's ID or a link to it."
+        )
+    candidates -= numbers
     if len(candidates) == 1:
         return candidates.pop()
     if len(guids) > 1 or len(candidates) > 1:
@@ -114,6 +126,20 @@ def extract_event_id(text: str) -> str:
     raise InvalidEventId(
         "No event ID found. " + describe_invalid_event_id(text if len(text) < 200 else "x" * 200)
     )
+
+
+def _is_phone_number(word: str) -> bool:
+    """Bare digits that read as a valid number, international or in the desk's region."""
+    if not word.isdigit() or not 10 <= len(word) <= 15:
+        return False
+    region = getattr(settings, "LEADPING_DEFAULT_REGION", None) or "US"
+    for text in (f"+{word}", word):
+        try:
+            if phonenumbers.is_valid_number(phonenumbers.parse(text, region)):
+                return True
+        except phonenumbers.NumberParseException:
+            continue
+    return False
 
 
 def _without_format_characters(text: str) -> str:

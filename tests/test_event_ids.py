@@ -151,3 +151,17 @@ def test_the_tail_of_a_percent_escape_is_not_taken_for_an_id(pasted):
     with pytest.raises(InvalidEventId) as caught:
         extract_event_id(pasted)
     assert str(caught.value).startswith("No event ID found.")
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    ["call the customer at 14155550198", "Customer 4155550198 says the SMS never came"],
+)
+def test_a_phone_number_in_a_sentence_is_explained_not_looked_up(pasted):
+    with pytest.raises(InvalidEventId) as caught:
+        extract_event_id(pasted)
+    assert str(caught.value).startswith("That text holds a phone number")
+
+
+def test_an_id_beside_a_phone_number_in_a_sentence_is_still_found():
+    assert extract_event_id("SM1234abcd to 14155550198 failed") == "SM1234abcd"
