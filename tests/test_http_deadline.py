@@ -8,7 +8,7 @@ broken deadline fails these tests (with another error) rather than hanging them.
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -25,10 +25,26 @@ OPENINGS = {
 }
 
 
+def _serve(settings, handle: Callable[[socket.socket], None]) -> socket.socket:
+    """A local server calling `handle` on a thread per connection; LeadPing's URL points at it."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    settings.LEADPING_API_BASE_URL = f"http://127.0.0.1:{server.getsockname()[1]}"
+    return server
+
+
 @pytest.fixture
 def dripping(request, settings) -> Iterator[None]:
     """A server answering every request with its opening, then one byte every 0.2 s."""
-    server = socket.create_server(("127.0.0.1", 0))
     opening = OPENINGS[request.param]
 
     def drip(conn: socket.socket) -> None:
@@ -43,16 +59,7 @@ def dripping(request, settings) -> Iterator[None]:
             except OSError:
                 pass
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            threading.Thread(target=drip, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=serve, daemon=True).start()
-    settings.LEADPING_API_BASE_URL = f"http://127.0.0.1:{server.getsockname()[1]}"
+    server = _serve(settings, drip)
     yield
     server.close()
 
@@ -99,9 +106,8 @@ def test_the_watchdog_cuts_the_earliest_deadline_first():
 
 
 @pytest.fixture
-def stalling(settings) -> Iterator[None]:
+def stalling(settings) -> Iterator[list[float]]:
     """A server that sends its headers and the start of a body, then nothing for a while."""
-    server = socket.create_server(("127.0.0.1", 0))
     calls: list[float] = []
 
     def stall(conn: socket.socket) -> None:
@@ -114,16 +120,7 @@ def stalling(settings) -> Iterator[None]:
             except OSError:
                 pass
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            threading.Thread(target=stall, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=serve, daemon=True).start()
-    settings.LEADPING_API_BASE_URL = f"http://127.0.0.1:{server.getsockname()[1]}"
+    server = _serve(settings, stall)
     settings.LEADPING_READ_TIMEOUT = 0.3
     yield calls
     server.close()
