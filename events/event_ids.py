@@ -10,8 +10,9 @@ import re
 import unicodedata
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import phonenumbers
 from django.conf import settings
+
+from events.masking import is_phone_number_digits
 
 MAX_EVENT_ID_LENGTH = 128
 MAX_LOOKUP_INPUT_LENGTH = 2048
@@ -129,17 +130,8 @@ def extract_event_id(text: str) -> str:
 
 
 def _is_phone_number(word: str) -> bool:
-    """Bare digits that read as a valid number, international or in the desk's region."""
-    if not word.isdigit() or not 10 <= len(word) <= 15:
-        return False
-    region = getattr(settings, "LEADPING_DEFAULT_REGION", None) or "US"
-    for text in (f"+{word}", word):
-        try:
-            if phonenumbers.is_valid_number(phonenumbers.parse(text, region)):
-                return True
-        except phonenumbers.NumberParseException:
-            continue
-    return False
+    """Ten or more bare digits that read as a valid number (shorter ones are taken for IDs)."""
+    return len(word) >= 10 and is_phone_number_digits(word, settings.LEADPING_DEFAULT_REGION)
 
 
 def _without_format_characters(text: str) -> str:

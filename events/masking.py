@@ -112,18 +112,22 @@ def is_phone_key(key: str) -> bool:
 
 
 def _is_phone_number(value: int, region: str) -> bool:
-    """A JSON number that reads as a valid number, international once given its "+" or
-    national in the desk's region (4155550123), as the same digits in a text would."""
-    digits = str(abs(value))
-    if len(digits) not in _E164_DIGITS:
+    """A JSON number that reads as a valid number, as the same digits in a text would."""
+    return is_phone_number_digits(str(abs(value)), region)
+
+
+def is_phone_number_digits(digits: str, region: str) -> bool:
+    """Bare digits that read as a valid number: international once given their "+", or
+    national in `region` (4155550123)."""
+    if not digits.isdigit() or len(digits) not in _E164_DIGITS:
         return False
-    try:
-        return any(
-            phonenumbers.is_valid_number(phonenumbers.parse(text, region))
-            for text in (f"+{digits}", digits)
-        )
-    except phonenumbers.NumberParseException:
-        return False
+    for text in (f"+{digits}", digits):
+        try:
+            if phonenumbers.is_valid_number(phonenumbers.parse(text, region)):
+                return True
+        except phonenumbers.NumberParseException:
+            continue
+    return False
 
 
 def _masked_match(match: re.Match[str]) -> str:
