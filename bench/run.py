@@ -6,12 +6,14 @@ live event; page latency against a direct upstream call; cached-page throughput;
 bytes of a poll answer and of a first view. Exits non-zero only if the harness failed.
 """
 
+import json
 import math
 import os
 import platform
 import random
 import secrets
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -510,13 +512,20 @@ class MachineSpeed:
     Machines of one kind differ, and one machine's speed drifts with its neighbours' load:
     `loop` is interpreter speed (sum(range(10**6))), `memory` is 100,000 reads of random
     dicts among 200,000, which tracks a page's cost far better where memory is slow.
+    `after_idle` is how many times longer a millisecond's work takes right after 50 ms with
+    both CPUs idle than right after other work: some virtual machines run slower for a while
+    after an idle spell, and an uncached page's work all comes after LeadPing's 50 ms.
     """
 
     loop: float
     memory: float
+    after_idle: float
 
     def __str__(self) -> str:
-        return f"loop {self.loop:.0f} ms, memory {self.memory:.0f} ms"
+        return (
+            f"loop {self.loop:.0f} ms, memory {self.memory:.0f} ms, "
+            f"x{self.after_idle:.1f} after 50 ms idle"
+        )
 
 
 def machine_speed() -> MachineSpeed:
@@ -534,7 +543,25 @@ def machine_speed() -> MachineSpeed:
             row = rows[index]
             total += row["pair"][1] + len(row["name"])
         memory = min(memory, time.perf_counter() - started)
-    return MachineSpeed(loop * 1000, memory * 1000)
+    return MachineSpeed(loop * 1000, memory * 1000, _slowdown_after_idle())
+
+
+def _slowdown_after_idle(samples: int = 25) -> float:
+    """Median time of a small task run right after a 50 ms sleep, over its median time when
+    run back to back, with no sleep in between."""
+    document = json.dumps([{"id": i, "text": "x" * 40, "at": [i, i + 1]} for i in range(400)])
+
+    def task() -> float:
+        started = time.perf_counter()
+        json.loads(document)
+        return time.perf_counter() - started
+
+    busy = [task() for _ in range(samples * 4)][samples:]
+    rested = []
+    for _ in range(samples):
+        time.sleep(0.05)
+        rested.append(task())
+    return statistics.median(rested) / statistics.median(busy)
 
 
 def _header(load_before: float, load_after: float, speed: tuple[float, float], setup: Setup) -> str:
