@@ -1,14 +1,19 @@
-"""Who may use the desk: a logged-in, active user holding `events.lookup_event`."""
+"""Who may use the desk (a logged-in, active user holding `events.lookup_event`), and what
+of a phone number each user may see."""
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
+from django.contrib.auth.views import LoginView, redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django.utils.http import urlencode
+
+from events.masking import mask_text
 
 LOOKUP_PERMISSION = "events.lookup_event"
 FULL_NUMBERS_PERMISSION = "events.view_full_phone_numbers"
@@ -29,6 +34,14 @@ def axes_username(request: HttpRequest, credentials: dict | None = None) -> str 
     else:
         username = getattr(request, "data", request.POST).get("username")
     return username[:AXES_USERNAME_LENGTH] if isinstance(username, str) else username
+
+
+def visible_text(user: Any, text: str | None) -> str | None:
+    """Text from LeadPing or typed by staff (an error's detail, a status or ID kept in the
+    audit trail) as `user` may see it: phone numbers masked without the permission."""
+    if not text or user.has_perm(FULL_NUMBERS_PERMISSION):
+        return text
+    return mask_text(text, region=settings.LEADPING_DEFAULT_REGION)
 
 
 def desk_staff_required(view: View) -> View:
@@ -63,3 +76,17 @@ def _htmx_login_redirect(request: HttpRequest) -> HttpResponse:
         content_type="text/plain; charset=utf-8",
         headers={"HX-Redirect": login_url},
     )
+
+
+class DeskLoginView(LoginView):
+    """Django's login page, which sends a logged-in user straight on to ?next=, except to
+    the login page itself (a crafted link): Django would call that a redirect loop and fail
+    with a 500. Such a user goes to the desk's home instead."""
+
+    redirect_authenticated_user = True
+
+    def get_redirect_url(self) -> str:
+        url = super().get_redirect_url()
+        if url and urlsplit(url).path == self.request.path:
+            return ""
+        return url

@@ -1,16 +1,23 @@
 """Team administration in Django's admin, within what a Team admin may do.
 
 A Team admin (not a superuser) creates, deactivates and re-roles staff and resets their
-passwords; they never see or edit superusers and cannot grant superuser or raw
-permissions. Staff status follows the role: Team admins get the admin, Support does not.
+passwords; they cannot grant superuser or raw permissions. They never see, edit, reset or
+unlock an account that holds more than the two roles (a superuser, or a user with other
+groups or permissions given by a superuser): taking one over would give them its rights.
+Staff status follows the role: Team admins get the admin, Support does not.
+No admin list takes a regular expression in its query string: on SQLite it runs in Python,
+holding the process, and a crafted one can take minutes.
 """
 
 from typing import Any
 
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group, User
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 from django.http import HttpRequest
 
 from events.models import LookupAudit
@@ -19,8 +26,32 @@ ROLE_NAMES = ("Support", "Team admin")
 TEAM_ADMIN = "Team admin"
 
 
+def beyond_team_admins() -> Q:
+    """The users a Team admin may not manage: superusers, and users holding any permission
+    or group besides the two roles."""
+    return (
+        Q(is_superuser=True)
+        | Q(user_permissions__isnull=False)
+        | Q(groups__in=Group.objects.exclude(name__in=ROLE_NAMES))
+    )
+
+
+def _protected_usernames() -> list[str]:
+    users = User.objects.filter(pk__in=User.objects.filter(beyond_team_admins()).values("pk"))
+    return [name.lower() for name in users.values_list("username", flat=True)]
+
+
+class _NoRegexLookups:
+    """Refuses `?field__regex=` and `__iregex` in the list's query string (a 400)."""
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        if lookup.endswith(("__regex", "__iregex")):
+            return False
+        return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
+
+
 @admin.register(LookupAudit)
-class LookupAuditAdmin(admin.ModelAdmin):
+class LookupAuditAdmin(_NoRegexLookups, admin.ModelAdmin):
     """Read-only: the trail is append-only, even here."""
 
     list_display = ("at", "username", "event_id", "kind", "outcome", "status", "client_ip")
@@ -42,7 +73,7 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class StaffAdmin(UserAdmin):
+class StaffAdmin(_NoRegexLookups, UserAdmin):
     list_display = ("username", "first_name", "last_name", "is_active", "roles", "last_login")
     list_filter = ("is_active", "groups", "is_superuser")
 
@@ -60,7 +91,7 @@ class StaffAdmin(UserAdmin):
         users = super().get_queryset(request).prefetch_related("groups")
         if request.user.is_superuser:
             return users
-        return users.filter(is_superuser=False)
+        return users.exclude(pk__in=User.objects.filter(beyond_team_admins()).values("pk"))
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
@@ -99,3 +130,33 @@ class StaffAdmin(UserAdmin):
         if not user.is_superuser and user.is_staff != is_team_admin:
             user.is_staff = is_team_admin
             user.save(update_fields=["is_staff"])
+
+
+class _TeamAdminLoginRecords(_NoRegexLookups):
+    """django-axes' records of logins, without those of accounts a Team admin may not
+    manage: unlocking one would let its password be guessed again and again."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        records = super().get_queryset(request)  # type: ignore[misc]
+        if request.user.is_superuser:
+            return records
+        # Usernames as typed at login: compared without case, as a login attempt may be.
+        return records.alias(typed=Lower("username")).exclude(typed__in=_protected_usernames())
+
+
+class DeskAccessAttemptAdmin(_TeamAdminLoginRecords, AccessAttemptAdmin):
+    pass
+
+
+class DeskAccessFailureLogAdmin(_TeamAdminLoginRecords, AccessFailureLogAdmin):
+    pass
+
+
+# In place of django-axes' own (registered unless AXES_ENABLE_ADMIN is off).
+for _model, _model_admin in (
+    (AccessAttempt, DeskAccessAttemptAdmin),
+    (AccessFailureLog, DeskAccessFailureLogAdmin),
+):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+        admin.site.register(_model, _model_admin)

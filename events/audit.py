@@ -3,7 +3,7 @@
 import functools
 import ipaddress
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from events import after_response
+from events.access import visible_text
 from events.models import LookupAudit
 
 logger = logging.getLogger(__name__)
@@ -115,6 +116,17 @@ def recent_lookups(user: AbstractBaseUser | None = None) -> list[LookupAudit]:
     if user is not None:
         rows = rows.filter(user=user)
     return _distinct_events(rows.order_by("-at", "-id")[: RECENT_LIMIT * 5])
+
+
+def visible_rows(user: Any, rows: Iterable[LookupAudit]) -> Iterator[LookupAudit]:
+    """Audit rows as `user` may see them. The status and type were kept as LeadPing sent
+    them ("Bounced by +1 415 555 0124") and the ID as typed (a pasted phone number is
+    recorded too): phone numbers in them are masked without the full-numbers permission."""
+    for row in rows:
+        row.event_id = visible_text(user, row.event_id) or ""
+        row.status = visible_text(user, row.status)
+        row.event_type = visible_text(user, row.event_type)
+        yield row
 
 
 def _distinct_events(rows: Iterable[LookupAudit]) -> list[LookupAudit]:

@@ -14,7 +14,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from events.access import AUDIT_PERMISSION, desk_staff_required
-from events.audit import filtered_audit
+from events.audit import filtered_audit, visible_rows
+from events.detail import without_bidi_controls
 from events.forms import AuditFilterForm, PreferencesForm
 from events.middleware import remember_preferences
 from events.models import LookupAudit, Preferences
@@ -47,6 +48,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     elif not form.is_bound:
         rows = filtered_audit()
     page = Paginator(rows, _PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = list(visible_rows(request.user, page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -73,7 +75,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     rows = filtered_audit(**form.filters()) if form.is_bound else filtered_audit()
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     return StreamingHttpResponse(
-        _csv_lines(rows.iterator(chunk_size=1000)),
+        _csv_lines(visible_rows(request.user, rows.iterator(chunk_size=1000))),
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="lookup-audit-{stamp}.csv"'},
     )
@@ -93,9 +95,18 @@ def _csv_lines(rows: Iterator[LookupAudit]) -> Iterator[str]:
         )
 
 
+# What a spreadsheet may read as the start of a formula, after any leading blanks and
+# line breaks (which some strip first), in ASCII or full width.
+_FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+
+
 def _csv_safe(value: str) -> str:
-    """Defuse spreadsheet formulas: a cell starting with = + - @ or a control is quoted."""
-    if value and value[0] in "=+-@\t\r":
+    """A cell a spreadsheet shows as text: bidirectional controls as U+FFFD (as on the audit
+    page), and a cell that could start a formula (= + - @, after blanks, or a tab or carriage
+    return first) quoted with a leading apostrophe."""
+    value = without_bidi_controls(value)
+    start = value.lstrip(" \t\r\n\x0b\x0c\u3000")[:1]
+    if value and (value[0] in "\t\r" or start in _FORMULA_STARTS):
         return "'" + value
     return value
 

@@ -18,8 +18,8 @@ from django_htmx.http import HttpResponseStopPolling
 from redis.exceptions import RedisError
 
 from events import leadping, services, upstream
-from events.access import FULL_NUMBERS_PERMISSION, desk_staff_required
-from events.audit import recent_lookups, record_lookup
+from events.access import FULL_NUMBERS_PERMISSION, desk_staff_required, visible_text
+from events.audit import recent_lookups, record_lookup, visible_rows
 from events.compression import unpadded_gzip
 from events.detail import EventDetail
 from events.event_ids import (
@@ -29,7 +29,7 @@ from events.event_ids import (
     is_valid_event_id,
     lower_case_guid,
 )
-from events.masking import mask_phone_numbers, mask_text
+from events.masking import mask_phone_numbers
 from events.middleware import SESSION_POLL_SECONDS
 from events.models import LookupAudit, Preferences
 from events.presentation import (
@@ -156,7 +156,7 @@ def _fragment_lookup(request: HttpRequest, event_id: str) -> services.EventSnaps
     try:
         return services.lookup_event(event_id=event_id)
     except leadping.LeadPingError as error:
-        response = _plain_error(_visible_text(request, error.message), _error_page(error)[1])
+        response = _plain_error(visible_text(request.user, error.message), _error_page(error)[1])
         _add_retry_after(response, error)
         return response
 
@@ -219,14 +219,6 @@ def _visible_detail(
     return _masked(snapshot.detail, settings.LEADPING_DEFAULT_REGION, event_id)
 
 
-def _visible_text(request: HttpRequest, text: str | None) -> str | None:
-    """Text from LeadPing outside the event (an error's detail, a status kept in the audit
-    trail) as this user may see it: numbers masked without the permission."""
-    if not text or request.user.has_perm(FULL_NUMBERS_PERMISSION):
-        return text
-    return mask_text(text, region=settings.LEADPING_DEFAULT_REGION)
-
-
 # Masking runs phonenumbers' matcher over every string of the event; the same event is
 # masked once per process, not once per page view and poll (EventDetail is immutable).
 @functools.lru_cache(maxsize=256)
@@ -274,7 +266,7 @@ def _status_context(
         "detail": detail,
         "requested_id": event_id,
         # Why LeadPing failed, in its own words (a problem's detail may hold a number).
-        "stale_reason": _visible_text(request, snapshot.stale_reason),
+        "stale_reason": visible_text(request.user, snapshot.stale_reason),
         "badge": badge,
         # In the context rather than a {% with %}: the details partial is rendered alone too.
         "kind": timeline_kind(detail.timeline_type),
@@ -297,23 +289,14 @@ def _home_context(request: HttpRequest, *, query: str) -> dict[str, Any]:
     """The lookup page: recent lookups, and in sandbox mode the sandbox's demo events."""
     context: dict[str, Any] = {
         "query": query,
-        "my_recent": _visible_rows(request, recent_lookups(request.user)),
-        "team_recent": _visible_rows(request, recent_lookups()),
+        "my_recent": list(visible_rows(request.user, recent_lookups(request.user))),
+        "team_recent": list(visible_rows(request.user, recent_lookups())),
     }
     if settings.LEADPING_SANDBOX:
         from events.sandbox.catalogue import DEMO_EVENTS
 
         context["demo_events"] = DEMO_EVENTS
     return context
-
-
-def _visible_rows(request: HttpRequest, rows: list[LookupAudit]) -> list[LookupAudit]:
-    """Recent lookups as this user may see them: the status and type were kept as LeadPing
-    sent them ("Bounced by +1 415 555 0124"), and are shown as the badge's label."""
-    for row in rows:
-        row.status = _visible_text(request, row.status)
-        row.event_type = _visible_text(request, row.event_type)
-    return rows
 
 
 def _audited_lookup(
@@ -383,7 +366,7 @@ def _upstream_error(
         "event_id": event_id,
         # LeadPing's IDs are opaque (case may matter), so a capitalised GUID is only offered.
         "lower_case_id": lower_case_guid(event_id) if kind == "not_found" else None,
-        "message": _visible_text(request, error.message),
+        "message": visible_text(request.user, error.message),
         "retry_after": _retry_after_seconds(error),
         "sandbox": settings.LEADPING_SANDBOX,
         "at": timezone.now(),

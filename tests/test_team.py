@@ -8,7 +8,8 @@ from unittest import mock
 
 import phonenumbers
 import pytest
-from django.contrib.auth.models import User
+from axes.models import AccessAttempt
+from django.contrib.auth.models import Group, Permission, User
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -575,3 +576,129 @@ def test_masked_raw_json_keeps_bidirectional_controls_escaped(masked_client, loo
     assert "\u202e" not in download
     assert "\\u202etxt.exe" in download
     assert "•••0177" in download
+
+
+# --- what a Team admin may not reach ------------------------------------------------------
+
+
+@pytest.fixture
+def ops_user(django_user_model):
+    """A user a superuser gave more than the two roles: a group of their own and a right."""
+    user = django_user_model.objects.create_user("olga", password="Old-long-pass-1")
+    ops = Group.objects.create(name="Ops")
+    ops.permissions.add(Permission.objects.get(codename="change_group"))
+    user.groups.add(ops)
+    return user
+
+
+@pytest.fixture
+def raw_rights_user(django_user_model):
+    user = django_user_model.objects.create_user("rafa", password="Old-long-pass-1")
+    user.user_permissions.add(Permission.objects.get(codename="delete_user"))
+    return user
+
+
+@pytest.mark.parametrize("holder", ["ops_user", "raw_rights_user"])
+def test_a_team_admin_cannot_reset_or_edit_an_account_with_more_than_the_roles(
+    team_admin_client, holder, request
+):
+    user = request.getfixturevalue(holder)
+    changelist = team_admin_client.get("/admin/auth/user/")
+    assert user.username.encode() not in changelist.content
+    response = team_admin_client.post(
+        f"/admin/auth/user/{user.pk}/password/",
+        {"password1": "Taken-over-pass-99", "password2": "Taken-over-pass-99"},
+    )
+    assert response.status_code in (302, 404)
+    user.refresh_from_db()
+    assert user.check_password("Old-long-pass-1")
+    assert team_admin_client.get(f"/admin/auth/user/{user.pk}/change/").status_code == 302
+
+
+def test_a_team_admin_still_manages_staff_holding_only_the_roles(team_admin_client, staff_user):
+    changelist = team_admin_client.get("/admin/auth/user/")
+    assert b"sam" in changelist.content
+
+
+def test_a_team_admin_cannot_see_or_clear_a_superusers_lockout(
+    team_admin_client, superuser, staff_user
+):
+    for username in ("ROOT", "sam"):
+        AccessAttempt.objects.create(
+            username=username,
+            ip_address="10.0.0.1",
+            user_agent="x",
+            get_data="",
+            post_data="",
+            http_accept="",
+            path_info="/accounts/login/",
+            failures_since_start=9,
+        )
+    listing = team_admin_client.get("/admin/axes/accessattempt/").content.decode()
+    assert "sam" in listing
+    assert "ROOT" not in listing
+    attempts = list(AccessAttempt.objects.order_by("username").values_list("pk", flat=True))
+    team_admin_client.post(
+        "/admin/axes/accessattempt/",
+        {"action": "delete_selected", "_selected_action": attempts, "post": "yes"},
+    )
+    assert list(AccessAttempt.objects.values_list("username", flat=True)) == ["ROOT"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/events/lookupaudit/?event_id__regex=^(a|a)*$",
+        "/admin/auth/user/?username__iregex=.",
+        "/admin/axes/accessattempt/?username__regex=.",
+    ],
+)
+def test_the_admin_refuses_regular_expressions_in_its_lists(team_admin_client, url):
+    assert team_admin_client.get(url).status_code == 400
+
+
+# --- masking in the audit trail -----------------------------------------------------------
+
+
+@pytest.fixture
+def masked_auditor_client(client, django_user_model):
+    """Someone a superuser let read the audit trail, without the full-numbers permission."""
+    user = django_user_model.objects.create_user("ana", password="not-used-in-tests")
+    for codename in ("lookup_event", "view_lookupaudit"):
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    client.force_login(user)
+    return client
+
+
+def test_the_audit_page_and_export_mask_numbers_for_viewers_without_the_permission(
+    masked_auditor_client,
+):
+    LookupAudit.objects.create(
+        username="sam",
+        event_id="+1 415 555 0124",
+        kind="search",
+        outcome="invalid_id",
+        status="Bounced by +1 415 555 0124",
+        event_type="SMS to +1 415 555 0124",
+        at=timezone.now(),
+    )
+    page = masked_auditor_client.get(reverse("events:audit")).content.decode()
+    export = masked_auditor_client.get(reverse("events:audit_export"))
+    csv_text = b"".join(export.streaming_content).decode()
+    for text in (page, csv_text):
+        assert "555 0124" not in text
+        assert "•••0124" in text
+
+
+def test_the_audit_export_defuses_formulas_behind_blanks_and_in_full_width(
+    team_admin_client,
+):
+    for typed in ("\n=1+1", " =1+1", "\uff1dHYPERLINK(1)", "evt-\u202e1cba"):
+        LookupAudit.objects.create(
+            username="sam", event_id=typed, kind="search", outcome="invalid_id", at=timezone.now()
+        )
+    export = team_admin_client.get(reverse("events:audit_export"))
+    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
+    assert sorted(row[2] for row in rows[1:]) == sorted(
+        ["'\n=1+1", "' =1+1", "'\uff1dHYPERLINK(1)", "evt-\ufffd1cba"]
+    )
