@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from events.access import DeskLoginView
 from events.health import readyz
 from events.metrics import metrics
 from events.views import healthz
@@ -10,7 +11,7 @@ urlpatterns = [
     path("", include("events.urls")),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        DeskLoginView.as_view(),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -124,6 +124,18 @@ def test_a_team_admin_can_unlock_a_locked_out_account(client, staff_user, settin
     assert _login(client, "the-right-password-1").status_code == 302
 
 
+@pytest.mark.parametrize("next_url", ["/accounts/login/", "/accounts/login/?next=/audit/"])
+def test_a_logged_in_user_sent_back_to_the_login_page_lands_on_the_desk(staff_client, next_url):
+    response = staff_client.get("/accounts/login/", {"next": next_url})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("events:lookup")
+
+
+def test_a_logged_in_user_still_follows_a_safe_next(staff_client):
+    response = staff_client.get("/accounts/login/", {"next": "/preferences/"})
+    assert response["Location"] == "/preferences/"
+
+
 @pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
 def test_a_username_too_long_for_the_lockout_table_is_a_failed_login_not_a_500(db, client, path):
     # AccessAttempt.username is varchar(255): PostgreSQL refused a longer one (a 500).
