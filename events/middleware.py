@@ -1,4 +1,5 @@
-"""Per-user preferences applied to every request, read from the session (no query)."""
+"""Per-user preferences applied to every request (read from the session, no query), what
+browsers may keep of a logged-in user's pages, and a guard on admin query strings."""
 
 import functools
 import zoneinfo
@@ -11,6 +12,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 
 SESSION_TIME_ZONE = "desk_time_zone"
 SESSION_POLL_SECONDS = "desk_poll_seconds"
@@ -32,6 +34,21 @@ class PreferencesMiddleware:
         else:
             timezone.deactivate()
         return self.get_response(request)
+
+
+class PrivatePagesMiddleware:
+    """`Cache-Control: no-store` on what a logged-in user is answered, unless the view said
+    otherwise: pages, fragments and polls carry what LeadPing said (phone numbers, statuses)
+    and what staff typed, none of which a browser's disk cache or a proxy may keep."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control") and request.user.is_authenticated:
+            patch_cache_control(response, no_store=True)
+        return response
 
 
 @functools.cache

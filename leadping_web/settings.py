@@ -76,6 +76,8 @@ MIDDLEWARE = [
     # Django's, reading each user and their permissions from a per-process copy kept for
     # LOCAL_COPY_SECONDS while it matches the session (events/auth_cache.py).
     "events.auth_cache.CachedAuthenticationMiddleware",
+    # No browser or proxy keeps a logged-in user's pages, unless the view says otherwise.
+    "events.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",

@@ -111,6 +111,40 @@ def test_the_event_page_is_not_kept_for_back_and_forward(staff_client, lookup_ev
     assert "no-store" in response["Cache-Control"]
 
 
+@pytest.mark.parametrize(
+    ("name", "args", "htmx"),
+    [
+        ("events:status", [SMS_ID], True),
+        ("events:facts", [SMS_ID], True),
+        ("events:lookup", [], False),
+        ("events:preferences", [], False),
+        ("password_change", [], False),
+    ],
+)
+def test_no_page_or_fragment_of_a_logged_in_user_is_kept_by_a_browser(
+    staff_client, lookup_event, name, args, htmx
+):
+    lookup_event.return_value = snapshot(status="InProgress")
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = staff_client.get(reverse(name, args=args), headers=headers)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_a_poll_answered_204_is_not_kept_either(staff_client, lookup_event):
+    lookup_event.return_value = snapshot(status="InProgress")
+    version = lookup_event.return_value.version
+    response = staff_client.get(
+        reverse("events:status", args=[SMS_ID]), {"v": version}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 204
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_anonymous_answers_keep_their_own_cache_headers(client):
+    assert "Cache-Control" not in client.get("/healthz")
+
+
 def test_an_unknown_status_keeps_polling(staff_client, lookup_event):
     lookup_event.return_value = snapshot(status=None)
     response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
