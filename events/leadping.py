@@ -5,6 +5,7 @@ Contract: ../shared/leadping-api/event-detail-reference.txt and README.md beside
 
 import dataclasses
 import functools
+import http.client
 import json
 import logging
 import re
@@ -217,6 +218,13 @@ def _read_body(response: requests.Response, exchange: Exchange) -> bytes:
                 # requests reports a read timeout in the body as a ConnectionError: it is
                 # LeadPing holding the answer, not tried again (fetch_event_detail).
                 raise UpstreamUnavailable("LeadPing did not finish answering in time.") from None
+            raise UpstreamUnavailable(
+                "The connection to LeadPing broke mid-answer.", retryable=True
+            ) from None
+    except (ValueError, http.client.HTTPException, OSError):
+        # Framing http.client itself cannot read, below what requests wraps: a negative
+        # chunk size raises a bare ValueError.
+        if not exchange.expired:
             raise UpstreamUnavailable(
                 "The connection to LeadPing broke mid-answer.", retryable=True
             ) from None

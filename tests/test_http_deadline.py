@@ -141,3 +141,30 @@ def test_a_lookup_whose_answer_stalls_makes_one_call(stalling, settings):
     with pytest.raises(leadping.UpstreamUnavailable):
         services.lookup_event(event_id="evt-stall")
     assert len(stalling) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"-5\r\nabc\r\n0\r\n\r\n",
+        b'3\r\n{"a\r\n-3\r\nabc\r\n0\r\n\r\n',
+    ],
+)
+def test_a_negative_chunk_size_is_a_broken_answer_not_a_crash(settings, answer):
+    """http.client raises a bare ValueError for it, below what requests wraps."""
+
+    def negative_chunk(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + answer
+            )
+
+    server = _serve(settings, negative_chunk)
+    try:
+        with pytest.raises(leadping.UpstreamUnavailable) as caught:
+            leadping.fetch_event_detail("evt-1")
+    finally:
+        server.close()
+    assert caught.value.message == "The connection to LeadPing broke mid-answer."
