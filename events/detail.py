@@ -145,11 +145,24 @@ def load_json(text: str | bytes) -> Any:
     the page, the download and the cache would then fail to encode it. Raises ValueError or
     RecursionError as json.loads does.
     """
-    value = json.loads(text)
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        if "digits" not in str(error):
+            raise
+        # An integer past Python's 4,300 digits for str -> int: valid JSON, kept as its text.
+        value = json.loads(text, parse_int=_integer_or_text)
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     if json.detect_encoding(raw) == "utf-8" and not _SURROGATE_HINT.search(raw):
         return value
     return _without_surrogates(value)
+
+
+def _integer_or_text(digits: str) -> int | str:
+    try:
+        return int(digits)
+    except ValueError:
+        return digits
 
 
 def _without_surrogates(value: Any) -> Any:

@@ -395,3 +395,12 @@ def test_bidirectional_controls_in_an_error_detail_are_shown_replaced(upstream):
         leadping.fetch_event_detail(EVENT_ID)
     assert "\u202e" not in error.value.message
     assert "invoice-\ufffdfdp.exe" in error.value.message
+
+
+def test_an_integer_too_long_for_python_leaves_the_rest_of_the_event_readable(upstream):
+    """Python refuses str -> int past 4,300 digits; the JSON is still valid."""
+    text = payload_text("sms_delivered.json")
+    upstream.get(URL, body=text.rstrip().removesuffix("}") + ', "odd": ' + "9" * 5000 + "}")
+    detail = leadping.fetch_event_detail(EVENT_ID)
+    assert detail.status == "Completed"
+    assert "9" * 5000 in detail.raw_json
