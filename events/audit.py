@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from events import after_response
 from events.access import visible_text
+from events.logs import redact
 from events.models import LookupAudit
 
 logger = logging.getLogger(__name__)
@@ -56,8 +57,9 @@ def record_lookup(
 
 def _storable(text: str | None, limit: int) -> str:
     """Text as every database can keep it: cut to `limit`, NUL (which PostgreSQL refuses in
-    text) shown as U+FFFD. What was typed and what LeadPing sent both end up here."""
-    return (text or "")[:limit].replace("\x00", "\ufffd")
+    text) shown as U+FFFD, and credentials (the API key pasted as an ID) [redacted]. What
+    was typed and what LeadPing sent both end up here."""
+    return redact((text or "")[:limit]).replace("\x00", "\ufffd")
 
 
 def _insert(fields: dict[str, Any]) -> None:

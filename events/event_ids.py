@@ -45,7 +45,18 @@ class InvalidEventId(ValueError):
 
 
 def is_valid_event_id(value: str) -> bool:
-    return isinstance(value, str) and _EVENT_ID.fullmatch(value) is not None
+    return (
+        isinstance(value, str)
+        and _EVENT_ID.fullmatch(value) is not None
+        and not holds_api_key(value)
+    )
+
+
+def holds_api_key(text: str) -> bool:
+    """Whether `text` holds the desk's LeadPing API key (pasted by mistake: it fits an ID's
+    characters), in any case. Such text is never sent to LeadPing as an ID."""
+    key = settings.LEADPING_API_KEY
+    return bool(key) and len(key) >= 8 and key.lower() in text.lower()
 
 
 def lower_case_guid(value: str) -> str | None:
@@ -68,6 +79,11 @@ def describe_invalid_event_id(value: str) -> str:
         return "Enter an event ID."
     if len(value) > MAX_EVENT_ID_LENGTH:
         return f"Event IDs are at most {MAX_EVENT_ID_LENGTH} characters long."
+    if holds_api_key(value):
+        return (
+            "That is the desk's LeadPing API key, not an event ID. It was not sent to "
+            "LeadPing or recorded; keep it out of tickets and chats."
+        )
     return "Event IDs use only letters, digits and - _ . : and start with a letter or digit."
 
 

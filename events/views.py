@@ -29,6 +29,7 @@ from events.event_ids import (
     is_valid_event_id,
     lower_case_guid,
 )
+from events.logs import redact
 from events.masking import mask_phone_numbers
 from events.middleware import SESSION_POLL_SECONDS
 from events.models import LookupAudit, Preferences
@@ -76,7 +77,7 @@ def lookup(request: HttpRequest) -> HttpResponse:
                 kind=LookupAudit.Kind.SEARCH,
                 outcome=LookupAudit.Outcome.INVALID_ID,
             )
-            context = _home_context(request, query=query[:_DISPLAYED_INPUT_LENGTH])
+            context = _home_context(request, query=redact(query[:_DISPLAYED_INPUT_LENGTH]))
             context["error"] = str(exc)
             return render(request, "events/lookup.html", context, status=400)
         return redirect("events:detail", event_id=event_id)
@@ -336,7 +337,7 @@ def _record_failure(request: HttpRequest, event_id: str, kind: str, outcome: str
 def _invalid_event_id(request: HttpRequest, event_id: str) -> HttpResponse:
     context = {
         "kind": "invalid_id",
-        "event_id": event_id[:_DISPLAYED_INPUT_LENGTH],
+        "event_id": redact(event_id[:_DISPLAYED_INPUT_LENGTH]),
         "truncated": len(event_id) > _DISPLAYED_INPUT_LENGTH,
         "message": describe_invalid_event_id(event_id),
     }

@@ -460,3 +460,18 @@ def test_recent_lookups_mask_numbers_in_the_status_and_type_kept_as_received(
     assert "evt-team" in html
     assert "415 555 0120" not in html and "415 555 0124" not in html
     assert "•••0124" in html
+
+
+def test_the_api_key_pasted_as_an_event_id_is_refused_and_never_recorded(staff_client, settings):
+    key = settings.LEADPING_API_KEY
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
+        for url in (f"/events/{key}/", f"/events/{key.upper()}/", f"/?q={key}"):
+            response = staff_client.get(url)
+            assert response.status_code == 400, url
+            html = response.content.decode()
+            assert key.lower() not in html.lower(), url
+            assert "API key" in html
+        assert not upstream.calls
+    stored = list(LookupAudit.objects.values_list("event_id", flat=True))
+    assert stored and all(key.lower() not in value.lower() for value in stored)
+    assert all("[redacted]" in value for value in stored)
