@@ -60,6 +60,19 @@ def _secrets() -> list[str]:
     return [value for value in candidates if value and len(value) >= _MIN_SECRET_LENGTH]
 
 
+class RedactingFilter(logging.Filter):
+    """Blanks credentials in a record's message before any formatter sees it. gunicorn's
+    access lines hold the request line, where a key pasted into a URL would show, and are
+    written with gunicorn's own formatter unless DJANGO_LOG_FORMAT=json."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
 class PlainFormatter(logging.Formatter):
     """One line per record (plus any traceback), credentials redacted."""
 

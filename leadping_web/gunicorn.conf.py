@@ -7,6 +7,7 @@ file too, binding to DESK_HOST:DESK_PORT instead. A malformed variable stops gun
 with a message naming it, as the Django settings do.
 """
 
+import logging
 import math
 import os
 import sys
@@ -108,6 +109,14 @@ if env_choice("DJANGO_LOG_FORMAT", "plain", ("plain", "json")) == "json":
     # propagate stays False (gunicorn's default here): the root logger is Django's.
     for _logger in logconfig_dict["loggers"].values():
         _logger["propagate"] = False
+
+
+def post_worker_init(worker: object) -> None:
+    """Credentials blanked in gunicorn's own lines in every log format (see RedactingFilter)."""
+    from events.logs import RedactingFilter
+
+    for name in ("gunicorn.access", "gunicorn.error"):
+        logging.getLogger(name).addFilter(RedactingFilter())
 
 
 def when_ready(server: object) -> None:

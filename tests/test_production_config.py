@@ -147,6 +147,25 @@ def test_the_desk_boots_under_gunicorn_with_the_config_file(tmp_path):
     assert f"request_id={response.headers['X-Request-ID']}" in log.read_text()
 
 
+def test_gunicorn_s_access_lines_blank_the_api_key_in_a_url(tmp_path):
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    key = "lp_test_GunicornLogKey_0123"
+    environment = desk_environment(
+        tmp_path, LEADPING_API_KEY=key, LEADPING_API_BASE_URL="http://127.0.0.1:9"
+    )
+    process = start_gunicorn(port, environment, log)
+    try:
+        requests.get(f"http://127.0.0.1:{port}/events/{key}/", timeout=5)
+        requests.get(f"http://127.0.0.1:{port}/healthz?k={key.upper()}", timeout=5)
+    finally:
+        stop(process)
+    text = log.read_text()
+    assert "/events/[redacted]/" in text
+    assert "/healthz?k=[redacted]" in text
+    assert key.lower() not in text.lower()
+
+
 def test_the_desk_logs_json_lines_under_gunicorn_when_asked(tmp_path):
     port = free_port()
     log = tmp_path / "gunicorn.log"
