@@ -8,6 +8,7 @@ import functools
 import http.client
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -42,7 +43,7 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 # which one call asks again, so that one wrong header cannot stop the whole desk for hours.
 _MAX_RETRY_AFTER = 300
 # RFC 9110 delta-seconds is digits; a decimal fraction is tolerated, "1e9" or "inf" is not.
-_DELTA_SECONDS = re.compile(r"\d{1,12}(?:\.\d{1,6})?")
+_DELTA_SECONDS = re.compile(r"\d+(?:\.\d{1,6})?")
 
 
 class LeadPingError(Exception):
@@ -375,10 +376,13 @@ def _error_for(response: requests.Response, body: bytes) -> LeadPingError:
         message += f": {detail}" if detail else ""
         # A sentence of its own: pages go on after it ("… Showing the last copy …").
         message += "" if message.endswith((".", "!", "?")) else "."
+        # A Retry-After says when LeadPing expects to be back: asking again at once, within
+        # the same page view, would only add to its load.
+        asks_to_wait = bool(parse_retry_after(response.headers.get("Retry-After")))
         return UpstreamUnavailable(
             message,
             status_code=status,
-            retryable=status in (502, 503, 504),
+            retryable=status in (502, 503, 504) and not asks_to_wait,
         )
     return BadPayload(f"LeadPing answered with unexpected HTTP {status}.", status_code=status)
 
@@ -389,7 +393,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         return None
     value = value.strip()
     if _DELTA_SECONDS.fullmatch(value):
-        seconds = float(value)
+        # Any number of digits: a huge one is "a long time" (capped below), not unreadable.
+        seconds = float(value) if len(value) <= 20 else math.inf
     else:
         try:
             when = parsedate_to_datetime(value)

@@ -125,6 +125,17 @@ def test_it_raises_upstream_unavailable_for_server_errors(upstream, status, body
     assert caught.value.status_code == status
 
 
+@pytest.mark.parametrize(("retry_after", "retryable"), [(None, True), ("30", False)])
+def test_a_503_that_says_when_to_come_back_is_not_asked_again_at_once(
+    upstream, retry_after, retryable
+):
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    upstream.get(URL, status=503, body="", headers=headers)
+    with pytest.raises(leadping.UpstreamUnavailable) as caught:
+        leadping.fetch_event_detail(EVENT_ID)
+    assert caught.value.retryable is retryable
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -242,6 +253,7 @@ def test_it_reuses_one_session_across_calls():
         ("2.5", 2.5),
         ("120", 120),
         ("999999999", 300),
+        ("99999999999999999999999", 300),
         ("-5", None),
         ("1e9", None),
         ("inf", None),
