@@ -256,8 +256,12 @@ def _parse_success(body: bytes, event_id: str) -> EventDetail:
         detail = parse_event_detail(payload, requested_id=event_id)
     except NotAnEvent:
         reason = _problem_text(payload)
-        suffix = f": {reason}" if reason else "."
-        raise BadPayload(f"LeadPing's answer holds none of an event's fields{suffix}") from None
+        message = "LeadPing's answer holds none of an event's fields" + (
+            f": {reason}" if reason else ""
+        )
+        # A sentence of its own: pages go on after it ("This is usually …").
+        message += "" if message.endswith((".", "!", "?")) else "."
+        raise BadPayload(message) from None
     except (TypeError, ValueError, RecursionError):
         raise BadPayload("LeadPing's answer is not an event object.") from None
     key = settings.LEADPING_API_KEY

@@ -335,7 +335,7 @@ def test_a_problem_document_sent_with_200_is_not_shown_as_an_event(upstream):
     with pytest.raises(leadping.BadPayload) as error:
         leadping.fetch_event_detail(EVENT_ID)
     assert (
-        error.value.message == "LeadPing's answer holds none of an event's fields: Backend is down"
+        error.value.message == "LeadPing's answer holds none of an event's fields: Backend is down."
     )
 
 
