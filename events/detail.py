@@ -7,6 +7,7 @@ type or an unreadable timestamp degrades that one field (listed in `problems`), 
 """
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -238,8 +239,11 @@ def _string(
         return None
     if isinstance(value, str):
         return cut(value.translate(_BIDI_IN_TEXT), limit) if value.strip() else None
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return str(value)
+    # NaN and Infinity (which LeadPing's JSON may hold) are no text: "nan" is no status.
     problems.append(name)
     return None
 

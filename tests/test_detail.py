@@ -67,6 +67,13 @@ def test_it_degrades_wrongly_typed_fields_instead_of_failing():
     )
 
 
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_a_status_of_nan_or_infinity_is_no_status_and_said_so(number):
+    detail = event_from("sms_delivered.json", status=number)
+    assert detail.status is None
+    assert "status" in detail.problems
+
+
 def test_it_keeps_unparseable_timestamps_raw_and_marked():
     detail = event_from("wrong_types.json")
     assert detail.created_at.raw == "yesterday-ish"
