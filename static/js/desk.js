@@ -194,10 +194,10 @@
     if (version && version === details.getAttribute("data-version")) return;
     // The new details come closed and unfocused: keep what the reader had open and where the
     // keyboard was, or a poll would fold the raw JSON away and drop focus to the page.
-    const focusable = details.querySelectorAll(FOCUSABLE);
+    const focused = document.activeElement;
     keptView = {
       open: Array.prototype.map.call(details.querySelectorAll("details[open][id]"), function (d) { return d.id; }),
-      focus: Array.prototype.indexOf.call(focusable, document.activeElement),
+      focus: focused && focused !== details && details.contains(focused) ? identity(focused) : null,
     };
     window.htmx.ajax("GET", details.getAttribute("data-refresh-url"), {
       target: details, swap: "outerHTML",
@@ -206,6 +206,21 @@
 
   const FOCUSABLE = "a[href], button, summary, [tabindex]";
   let keptView = null;
+
+  // What a control is, whatever its place: a new answer may add a control above it (a
+  // "Copy provider message ID" once the message is sent), so its position is no guide.
+  function identity(element) {
+    const holder = element.parentElement ? element.parentElement.closest("[id]") : null;
+    return [
+      element.tagName,
+      element.id,
+      holder ? holder.id : "",
+      element.getAttribute("data-copy-label") || "",
+      element.getAttribute("data-copy-target") || "",
+      element.getAttribute("href") || "",
+      element.textContent.trim(),
+    ].join("\u0000");
+  }
   document.addEventListener("htmx:afterSwap", function (event) {
     const details = document.getElementById("event-facts");
     if (!keptView || !details || event.detail.target.id !== "event-facts") return;
@@ -213,7 +228,10 @@
       const box = document.getElementById(id);
       if (box && details.contains(box)) box.open = true;
     });
-    const again = keptView.focus >= 0 ? details.querySelectorAll(FOCUSABLE)[keptView.focus] : null;
+    const wanted = keptView.focus;
+    const again = wanted === null ? null : Array.prototype.find.call(
+      details.querySelectorAll(FOCUSABLE), function (element) { return identity(element) === wanted; }
+    );
     if (again) again.focus({ preventScroll: true });
     keptView = null;
   });

@@ -136,11 +136,15 @@ def test_a_new_answer_keeps_the_raw_json_open_and_the_focus_where_it_was(
     expect(badge).to_have_text("Pending")
     desk.get_by_text("Raw JSON as received").click()
     expect(desk.locator("#raw-json")).to_contain_text('"status": "Pending"')
-    desk.get_by_role("button", name="Copy lead ID").focus()
+    # Below the references, where the new answer adds "Copy provider message ID": the
+    # focus must follow the control, not its place among the page's controls.
+    copy_json = desk.locator("#raw-json-panel").get_by_role("button", name="Copy")
+    copy_json.focus()
 
     expect(badge).to_have_text("In progress", timeout=PHASE_TIMEOUT_MS)
     # The details follow the new answer…
     expect(desk.locator("#raw-json")).to_contain_text('"status": "InProgress"')
     # …without folding the raw JSON away or dropping the focus to the page.
     expect(desk.locator("#raw-json-panel")).to_have_attribute("open", "")
-    expect(desk.get_by_role("button", name="Copy lead ID")).to_be_focused()
+    expect(desk.get_by_role("button", name="Copy provider message ID")).to_be_visible()
+    expect(copy_json).to_be_focused()
