@@ -150,6 +150,11 @@ def _is_phone_number(word: str) -> bool:
     return len(word) >= 10 and is_phone_number_digits(word, settings.LEADPING_DEFAULT_REGION)
 
 
+def has_invisible_characters(text: str) -> bool:
+    """Whether `text` holds format characters extract_event_id leaves out (see below)."""
+    return _without_format_characters(text) != text
+
+
 def _without_format_characters(text: str) -> str:
     """The text without invisible format characters (Unicode Cf: zero-width space and joiners,
     soft hyphen, BOM, bidi controls), which tickets and chat tools put inside long IDs: left

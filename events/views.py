@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -26,6 +27,7 @@ from events.event_ids import (
     InvalidEventId,
     describe_invalid_event_id,
     extract_event_id,
+    has_invisible_characters,
     is_valid_event_id,
     lower_case_guid,
 )
@@ -80,6 +82,13 @@ def lookup(request: HttpRequest) -> HttpResponse:
             context = _home_context(request, query=redact(query[:_DISPLAYED_INPUT_LENGTH]))
             context["error"] = str(exc)
             return render(request, "events/lookup.html", context, status=400)
+        if has_invisible_characters(query):
+            # Direction marks may have shown the text reversed: say which ID was looked up.
+            messages.info(
+                request,
+                "What you pasted held invisible characters (zero-width spaces or direction "
+                f"marks); they were left out and {event_id} was looked up.",
+            )
         return redirect("events:detail", event_id=event_id)
     return render(request, "events/lookup.html", _home_context(request, query=""))
 

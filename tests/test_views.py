@@ -40,6 +40,20 @@ def test_the_lookup_redirects_a_bare_id_to_its_permalink(staff_client):
     assert response["Location"] == f"/events/{SMS_ID}/"
 
 
+def test_the_lookup_says_when_it_left_invisible_characters_out(staff_client, lookup_event):
+    pasted = f"{SMS_ID[:8]}\u202e{SMS_ID[8:]}"
+    response = staff_client.get(reverse("events:lookup"), {"q": pasted}, follow=True)
+    html = response.content.decode()
+    assert response.redirect_chain[0][0] == reverse("events:detail", args=[SMS_ID])
+    assert f"they were left out and {SMS_ID} was looked up" in html
+    assert "\u202e" not in html
+
+
+def test_a_plain_lookup_has_no_such_note(staff_client, lookup_event):
+    response = staff_client.get(reverse("events:lookup"), {"q": SMS_ID}, follow=True)
+    assert "invisible characters" not in response.content.decode()
+
+
 def test_the_lookup_redirects_a_pasted_link_to_its_permalink(staff_client):
     response = staff_client.get(
         reverse("events:lookup"), {"q": f"https://api.leadping.ai/events/{SMS_ID}/detail"}
