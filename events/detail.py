@@ -6,10 +6,11 @@ enum values are kept as received, `activityType`/`activityCategory` stand in for
 type or an unreadable timestamp degrades that one field (listed in `problems`), never the page.
 """
 
+import functools
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -98,6 +99,9 @@ class EventDetail:
     full_payload: str | None = None
     raw_json: str = "{}"
     problems: tuple[str, ...] = field(default_factory=tuple)
+    # Names LeadPing's JSON held twice or more in one object (the last value is shown). A
+    # plain default, so that answers cached before this field read as having none.
+    repeated_names: tuple[str, ...] = ()
 
 
 # attribute name -> field name in the API payload (aliases listed after the primary name)
@@ -139,24 +143,40 @@ LIFECYCLE_FIELDS: dict[str, str] = {
 }
 
 
-def load_json(text: str | bytes) -> Any:
+def load_json(text: str | bytes, *, repeated: set[str] | None = None) -> Any:
     """json.loads for LeadPing's text, with every lone surrogate replaced by U+FFFD.
 
     JSON may escape half of a surrogate pair on its own ("\\udfff"); json.loads keeps it, and
     the page, the download and the cache would then fail to encode it. Raises ValueError or
-    RecursionError as json.loads does.
+    RecursionError as json.loads does. `repeated`, when given, gets the names an object
+    held more than once: JSON allows it, and only the last value is kept (as JavaScript
+    keeps it), so the page says which.
     """
+    options: dict[str, Any] = {}
+    if repeated is not None:
+        options["object_pairs_hook"] = functools.partial(_object, repeated=repeated)
     try:
-        value = json.loads(text)
+        value = json.loads(text, **options)
     except ValueError as error:
         if "digits" not in str(error):
             raise
         # An integer past Python's 4,300 digits for str -> int: valid JSON, kept as its text.
-        value = json.loads(text, parse_int=_integer_or_text)
+        value = json.loads(text, parse_int=_integer_or_text, **options)
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     if json.detect_encoding(raw) == "utf-8" and not _SURROGATE_HINT.search(raw):
         return value
     return _without_surrogates(value)
+
+
+def _object(pairs: list[tuple[str, Any]], *, repeated: set[str]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                repeated.add(name)
+            seen.add(name)
+    return value
 
 
 def _integer_or_text(digits: str) -> int | str:
@@ -180,9 +200,12 @@ class NotAnEvent(ValueError):
     """A JSON object holding none of an event's fields (an error document sent with 200)."""
 
 
-def parse_event_detail(payload: Any, *, requested_id: str) -> EventDetail:
+def parse_event_detail(
+    payload: Any, *, requested_id: str, repeated_names: Iterable[str] = ()
+) -> EventDetail:
     """Build an EventDetail from the decoded JSON body; the body must be a JSON object
-    with at least one of an event's fields (raises TypeError or NotAnEvent otherwise)."""
+    with at least one of an event's fields (raises TypeError or NotAnEvent otherwise).
+    `repeated_names` are those load_json found more than once in an object."""
     if not isinstance(payload, Mapping):
         raise TypeError(f"expected a JSON object, got {type(payload).__name__}")
     problems: list[str] = []
@@ -205,8 +228,20 @@ def parse_event_detail(payload: Any, *, requested_id: str) -> EventDetail:
         full_payload=_full_payload(payload.get("fullPayload"), problems),
         raw_json=json_text(payload),
         problems=tuple(problems),
+        repeated_names=_shown_names(repeated_names),
         **values,
     )
+
+
+_MAX_REPEATED_NAMES = 20
+
+
+def _shown_names(names: Iterable[str]) -> tuple[str, ...]:
+    shown = sorted(
+        cut(_SURROGATE.sub("\ufffd", name).translate(_BIDI_IN_TEXT), SHORT_TEXT_LIMIT)
+        for name in names
+    )
+    return tuple(shown[:_MAX_REPEATED_NAMES])
 
 
 def _is_problem_document(payload: Mapping[str, Any]) -> bool:

@@ -243,17 +243,21 @@ def _is_read_timeout(exc: requests.RequestException) -> bool:
     )
 
 
-def _decode_json(body: bytes) -> Any:
+def _decode_json(body: bytes, *, repeated: set[str] | None = None) -> Any:
     try:
-        return load_json(body)
+        return load_json(body, repeated=repeated)
     except (ValueError, RecursionError):
         raise BadPayload("LeadPing's answer is not valid JSON.") from None
 
 
 def _parse_success(body: bytes, event_id: str) -> EventDetail:
-    payload = _without_api_key_in(_decode_json(_without_api_key(body)), body)
+    repeated: set[str] = set()
+    payload = _without_api_key_in(_decode_json(_without_api_key(body), repeated=repeated), body)
+    key = settings.LEADPING_API_KEY
+    if repeated and key and len(key) >= 8:
+        repeated = {_without_key_in_text(name, key) for name in repeated}
     try:
-        detail = parse_event_detail(payload, requested_id=event_id)
+        detail = parse_event_detail(payload, requested_id=event_id, repeated_names=repeated)
     except NotAnEvent:
         reason = _problem_text(payload)
         message = "LeadPing's answer holds none of an event's fields" + (
@@ -264,7 +268,6 @@ def _parse_success(body: bytes, event_id: str) -> EventDetail:
         raise BadPayload(message) from None
     except (TypeError, ValueError, RecursionError):
         raise BadPayload("LeadPing's answer is not an event object.") from None
-    key = settings.LEADPING_API_KEY
     if detail.full_payload and key and len(key) >= 8 and key in detail.full_payload:
         # fullPayload is JSON inside a string, decoded once more: its escapes hide the key too.
         detail = dataclasses.replace(

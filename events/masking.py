@@ -164,6 +164,7 @@ def mask_phone_numbers(
                 id=masker.text(value.id) if value.id else value.id,
                 name=masker.text(value.name) if value.name else value.name,
             )
+    changes["repeated_names"] = tuple(masker.text(name) for name in detail.repeated_names)
     changes["raw_json"] = masker.json_text(detail.raw_json)
     if detail.full_payload:
         changes["full_payload"] = masker.json_text(detail.full_payload)

@@ -416,3 +416,18 @@ def test_an_integer_too_long_for_python_leaves_the_rest_of_the_event_readable(up
     detail = leadping.fetch_event_detail(EVENT_ID)
     assert detail.status == "Completed"
     assert "9" * 5000 in detail.raw_json
+
+
+def test_a_field_given_twice_is_shown_once_and_the_page_says_so(upstream):
+    text = payload_text("sms_delivered.json")
+    body = text.replace('"status": "Completed"', '"status": "Failed", "status": "Completed"')
+    assert body != text
+    upstream.get(URL, body=body)
+    detail = leadping.fetch_event_detail(EVENT_ID)
+    assert detail.status == "Completed"
+    assert detail.repeated_names == ("status",)
+
+
+def test_an_answer_without_repeats_names_none(upstream):
+    upstream.get(URL, json=payload("sms_delivered.json"))
+    assert leadping.fetch_event_detail(EVENT_ID).repeated_names == ()

@@ -1,3 +1,4 @@
+import dataclasses
 from datetime import timedelta
 from unittest import mock
 
@@ -157,6 +158,22 @@ def test_a_poll_answered_204_is_not_kept_either(staff_client, lookup_event):
 
 def test_anonymous_answers_keep_their_own_cache_headers(client):
     assert "Cache-Control" not in client.get("/healthz")
+
+
+def test_fields_given_twice_are_named_on_the_page(staff_client, lookup_event):
+    detail = dataclasses.replace(snapshot().detail, repeated_names=("status", "<b>x</b>"))
+    lookup_event.return_value = EventSnapshot(detail=detail, fetched_at=timezone.now())
+    html = staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    assert "gives these fields more than once: status, &lt;b&gt;x&lt;/b&gt;" in html
+    assert "<b>x</b>" not in html
+
+
+def test_a_repeated_name_that_is_a_phone_number_is_masked(masked_client, lookup_event):
+    detail = dataclasses.replace(snapshot().detail, repeated_names=("+14155550132",))
+    lookup_event.return_value = EventSnapshot(detail=detail, fetched_at=timezone.now())
+    html = masked_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    assert "more than once: •••0132" in html
+    assert "4155550132" not in html
 
 
 def test_an_unknown_status_keeps_polling(staff_client, lookup_event):
