@@ -19,6 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.utils import OperationalError
 
 from leadping_web.env import env_int, env_str
 
@@ -38,7 +39,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
         # A SIGTERM (from a process manager, or `kill`) must stop the children too.
         signal.signal(signal.SIGTERM, _exit_on_signal)
-        call_command("migrate", interactive=False, verbosity=0)
+        try:
+            call_command("migrate", interactive=False, verbosity=0)
+        except OperationalError as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise CommandError(
+                f"The database could not be opened ({reason}). Check DATABASE_URL, or that "
+                f"{settings.VAR_DIR} is writable for the default SQLite database."
+            ) from None
         call_command("collectstatic", interactive=False, verbosity=0)
         children: list[subprocess.Popen[bytes]] = []
         try:
@@ -47,13 +55,21 @@ class Command(BaseCommand):
                 if sandbox is not None:
                     children.append(sandbox)
                 self._announce_demo_account()
+            elif not get_user_model().objects.exists():
+                self.stdout.write(_LOGIN_HINT.format(python=_python()))
             desk = self._start_desk(host, port)
             children.append(desk)
+            if not _wait_until_answering(desk, host, port):
+                raise CommandError(
+                    f"gunicorn did not start (exit status {desk.poll()}); see the lines above."
+                )
             self.stdout.write(
                 self.style.SUCCESS(f"LeadPing Event Desk: http://{_url_host(host)}:{port}/")
                 + f"  (LeadPing API: {settings.LEADPING_API_BASE_URL}; Ctrl-C stops)"
             )
-            desk.wait()
+            status = desk.wait()
+            if status not in _STOPPED_ON_REQUEST:
+                raise CommandError(f"gunicorn stopped (exit status {status}); see the lines above.")
         except KeyboardInterrupt:
             pass
         finally:
@@ -109,7 +125,7 @@ class Command(BaseCommand):
                     + f"  (kept in {credentials})"
                 )
                 return
-        self.stdout.write("Log in with an account made by: python manage.py createsuperuser")
+        self.stdout.write(_LOGIN_HINT.format(python=_python()))
 
     def _start_desk(self, host: str, port: int) -> subprocess.Popen[bytes]:
         if _port_taken(host, port):
@@ -142,8 +158,46 @@ _PLAIN_HTTP_DEFAULTS = {
 
 
 def _plain_http_environment() -> dict[str, str]:
-    """The environment for gunicorn: HTTPS-only protections off unless set explicitly."""
-    return {**_PLAIN_HTTP_DEFAULTS, **os.environ}
+    """The environment for gunicorn: HTTPS-only protections off unless set explicitly. A
+    blank value (`DJANGO_SECURE_SSL_REDIRECT=` from a copied .env.example) is no setting:
+    the settings would read it as unset and turn the protection back on."""
+    blank = {name for name, value in os.environ.items() if not value.strip()}
+    defaults = {name: value for name, value in _PLAIN_HTTP_DEFAULTS.items() if name in blank}
+    return {**_PLAIN_HTTP_DEFAULTS, **os.environ, **defaults}
+
+
+_LOGIN_HINT = (
+    "Log in with an account made by: {python} manage.py createsuperuser "
+    "(a forgotten password: {python} manage.py changepassword <username>)"
+)
+# gunicorn's exit status after Ctrl-C or SIGTERM (from us or a process manager).
+_STOPPED_ON_REQUEST = {0, -signal.SIGINT, -signal.SIGTERM}
+_START_TIMEOUT = 30
+
+
+def _python() -> str:
+    """How to call this Python from the project folder: .venv/bin/python, as the README says."""
+    executable = Path(sys.executable)
+    try:
+        return str(executable.relative_to(Path(settings.BASE_DIR)))
+    except ValueError:
+        return str(executable)
+
+
+def _wait_until_answering(desk: subprocess.Popen[bytes], host: str, port: int) -> bool:
+    """Whether gunicorn answers /healthz before it exits or _START_TIMEOUT passes."""
+    # Listening on every interface: ask on loopback.
+    probe_host = {"0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}.get(host, host)  # noqa: S104
+    url = f"http://{_url_host(probe_host)}:{port}/healthz"
+    deadline = time.monotonic() + _START_TIMEOUT
+    while desk.poll() is None and time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1, allow_redirects=False)
+        except requests.RequestException:
+            time.sleep(0.1)
+            continue
+        return True
+    return desk.poll() is None
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:
