@@ -89,10 +89,11 @@ def env_url(name: str, default: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ImproperlyConfigured(f"{name} must be an http:// or https:// URL (got {value!r}).")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ImproperlyConfigured(
-            f"{name} must not carry a query, fragment or credentials (got {value!r})."
-        )
+    if parts.username or parts.password:
+        # Not echoed: the message would print the password.
+        raise ImproperlyConfigured(f"{name} must not carry credentials (user:password@).")
+    if parts.query or parts.fragment:
+        raise ImproperlyConfigured(f"{name} must not carry a query or fragment (got {value!r}).")
     try:
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:

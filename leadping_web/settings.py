@@ -109,13 +109,23 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0, maximum=3600),
-        conn_health_checks=True,
-    )
-}
+def _database() -> dict:
+    """DATABASE_URL (default: SQLite in the var dir); a malformed one stops the desk with a
+    message naming it, without echoing the URL (it may hold a password)."""
+    try:
+        return dj_database_url.parse(
+            env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0, maximum=3600),
+            conn_health_checks=True,
+        )
+    except ValueError:
+        raise ImproperlyConfigured(
+            "DATABASE_URL must be a database URL such as postgres://user@host:5432/name or "
+            "sqlite:////absolute/path/db.sqlite3 (with special characters percent-encoded)."
+        ) from None
+
+
+DATABASES = {"default": _database()}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Many threads write audit rows at once: wait for the write lock instead of failing,
     # and let readers run beside the writer (WAL).
@@ -132,6 +142,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Local memory by default (one process); Redis, shared by every process and host, when set.
 REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(
+        "REDIS_URL must start with redis://, rediss:// or unix:// (such as "
+        "redis://127.0.0.1:6379/0)."
+    )
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -273,6 +288,9 @@ SESSION_COOKIE_AGE = env_int(
 
 # Every line carries the request's ID ("-" outside a request); credentials are redacted.
 LOG_FORMAT = env_choice("DJANGO_LOG_FORMAT", "plain", ("plain", "json"))
+_LOG_LEVEL = env_choice(
+    "DJANGO_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
+).upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -291,7 +309,7 @@ LOGGING = {
             "filters": ["request_id"],
         }
     },
-    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": _LOG_LEVEL},
     "loggers": {"django.server": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 

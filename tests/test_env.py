@@ -83,3 +83,10 @@ def test_env_example_lists_every_variable_the_settings_read():
     )
     listed = set(re.findall(r"^([A-Z_]+)=", (root / ".env.example").read_text(), re.MULTILINE))
     assert read - listed == set()
+
+
+def test_a_url_with_credentials_is_refused_without_printing_the_password(monkeypatch):
+    monkeypatch.setenv("LEADPING_API_BASE_URL", "https://user:hunter2@api.example.com")
+    with pytest.raises(ImproperlyConfigured, match="LEADPING_API_BASE_URL") as caught:
+        env.env_url("LEADPING_API_BASE_URL", "https://api.leadping.ai")
+    assert "hunter2" not in str(caught.value)

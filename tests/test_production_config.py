@@ -1,5 +1,8 @@
 import json
+import os
 import runpy
+import subprocess
+import sys
 from unittest import mock
 
 import pytest
@@ -211,6 +214,54 @@ def test_postgresql_is_configured_from_database_url(monkeypatch):
 def test_a_short_metrics_token_stops_the_desk(monkeypatch):
     with pytest.raises(ImproperlyConfigured, match="METRICS_TOKEN"):
         desk_settings(monkeypatch, METRICS_TOKEN="short")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", "nonsense"),
+        ("DATABASE_URL", "postgres://user:secret@host:port/x"),
+        ("REDIS_URL", "localhost:6379"),
+        ("DJANGO_LOG_LEVEL", "verbose"),
+    ],
+)
+def test_a_malformed_setting_stops_the_desk_naming_it_without_echoing_secrets(
+    monkeypatch, name, value
+):
+    with pytest.raises(ImproperlyConfigured, match=name) as caught:
+        desk_settings(monkeypatch, **{name: value})
+    assert "secret" not in str(caught.value)
+
+
+def test_manage_py_says_what_is_wrong_in_one_line_not_a_traceback():
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**os.environ, "LEADPING_POLL_SECONDS": "abc"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "Configuration error: LEADPING_POLL_SECONDS must be a whole number (got 'abc')."
+    )
+
+
+def test_rundesk_keeps_https_protections_off_when_their_variables_are_blank(monkeypatch):
+    """As after `set -a; . ./.env.example`, which lists them with no value."""
+    monkeypatch.setenv("DJANGO_SECURE_SSL_REDIRECT", "")
+    monkeypatch.setenv("DJANGO_HSTS_SECONDS", " ")
+    monkeypatch.setenv("DJANGO_SECURE_COOKIES", "true")
+    environment = rundesk._plain_http_environment()
+    assert environment["DJANGO_SECURE_SSL_REDIRECT"] == "false"
+    assert environment["DJANGO_HSTS_SECONDS"] == "0"
+    assert environment["DJANGO_SECURE_COOKIES"] == "true"
+
+
+def test_rundesk_says_so_when_gunicorn_does_not_start():
+    exited = mock.Mock(poll=mock.Mock(return_value=1))
+    assert not rundesk._wait_until_answering(exited, "127.0.0.1", free_port())
 
 
 def test_json_log_format_picks_the_json_formatter(monkeypatch):
