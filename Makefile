@@ -6,17 +6,23 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --require-virtualenv -q
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve test lint format lock clean
+.PHONY: help run serve account test lint format lock clean
 
 help:
 	@echo "make run    start the dashboard (and the LeadPing sandbox when LEADPING_API_KEY is unset)"
 	@echo "make serve  production: migrate, collectstatic, then gunicorn (README, Running in production)"
+	@echo "make account create a login (asks for a username and password)"
 	@echo "make test   ruff check, ruff format --check and the whole pytest suite"
 	@echo "make format apply ruff's fixes and formatting"
 	@echo "make lock   re-pin requirements/*.txt from pyproject.toml"
 
 run: $(VENV)/.base-installed
 	$(PY) manage.py rundesk
+
+# A login, on a fresh clone too: .venv and the tables are made first.
+account: $(VENV)/.base-installed
+	$(PY) manage.py migrate --noinput -v 0
+	$(PY) manage.py createsuperuser
 
 # Production: the settings come from the environment (README, "Running in production").
 serve: $(VENV)/.base-installed

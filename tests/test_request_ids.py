@@ -109,6 +109,8 @@ def test_the_500_page_gets_the_request_id(staff_client):
         response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
     assert response.status_code == 500
     assert response.context["request_id"] == response["X-Request-ID"]
+    # Shown, so that whoever reports the error can quote it and the log line be found.
+    assert f"<code>{response['X-Request-ID']}</code>" in response.content.decode()
 
 
 def test_a_database_that_refuses_connections_is_a_503_to_wait_out_not_a_500(staff_client):
