@@ -109,6 +109,7 @@ TEMPLATES = [
     },
 ]
 
+
 def _database() -> dict:
     """DATABASE_URL (default: SQLite in the var dir); a malformed one stops the desk with a
     message naming it, without echoing the URL (it may hold a password)."""
