@@ -27,4 +27,17 @@ def leadping_settings(app_configs: Any, **kwargs: Any) -> list[Error | Warning]:
                 id="events.E001",
             )
         )
+    calls, burst = settings.LEADPING_BUDGET_CALLS, settings.LEADPING_BUDGET_BURST
+    if calls >= 4 and burst > calls // 2:
+        steady = max(calls - burst, 1)
+        problems.append(
+            Warning(
+                f"LEADPING_BUDGET_BURST ({burst}) leaves {steady} of LEADPING_BUDGET_CALLS "
+                f"({calls}) to refill over LEADPING_BUDGET_SECONDS "
+                f"({settings.LEADPING_BUDGET_SECONDS} s): once the burst is spent, the desk "
+                "calls LeadPing that slowly.",
+                hint="Leave LEADPING_BUDGET_BURST unset (a tenth of the calls, 20 at most).",
+                id="events.W002",
+            )
+        )
     return problems

@@ -47,23 +47,34 @@ class DeskBusy(leadping.UpstreamUnavailable):
     )
 
 
+# How long a request may wait for a waiting slot to come free: against a LeadPing answering
+# in tens of milliseconds, slots turn over many times in this; against a slow one, the
+# request gets the last copy or "busy" soon, and its thread is free again.
+SLOT_WAIT_SECONDS = 0.5
+
+
 class _WaitingSlots:
     """Counts the requests of this process waiting on LeadPing (LEADPING_MAX_WAITING at most)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._free = threading.Condition()
         self._used = 0
 
-    def take(self) -> bool:
-        with self._lock:
-            if self._used >= settings.LEADPING_MAX_WAITING:
+    def take(self, *, within: float) -> bool:
+        """Take a slot, waiting at most `within` seconds for one; False if none came free."""
+        with self._free:
+            if not self._free.wait_for(self._has_room, timeout=max(within, 0.0)):
                 return False
             self._used += 1
             return True
 
+    def _has_room(self) -> bool:
+        return self._used < settings.LEADPING_MAX_WAITING
+
     def give_back(self) -> None:
-        with self._lock:
+        with self._free:
             self._used -= 1
+            self._free.notify()
 
 
 _waiting = _WaitingSlots()
@@ -217,9 +228,16 @@ def _lookup(event_id: str) -> EventSnapshot:
     deadline = time.monotonic() + settings.LEADPING_REQUEST_DEADLINE
     # A slow LeadPing must not hold every thread: past LEADPING_MAX_WAITING requests
     # waiting on it (calling it or waiting for that call), the others get the last copy or
-    # "busy" at once. The slot is taken before the look, so that a request refused for want
+    # "busy" soon. The slot is taken before the look, so that a request refused for want
     # of one neither takes the event's lock nor spends a token of the call budget.
-    has_slot = _waiting.take()
+    has_slot = _waiting.take(within=0)
+    if not has_slot:
+        # An answer the cache holds needs no slot. Else wait a little for one: against a
+        # LeadPing answering in tens of milliseconds, slots come free many times meanwhile.
+        look = _look(event_id, take_lock=False)
+        if look.fresh or look.missing:
+            return _lookup_with(event_id, deadline=deadline, has_slot=False, look=look)
+        has_slot = _waiting.take(within=min(SLOT_WAIT_SECONDS, deadline - time.monotonic()))
     try:
         return _lookup_with(event_id, deadline=deadline, has_slot=has_slot)
     finally:
@@ -227,10 +245,12 @@ def _lookup(event_id: str) -> EventSnapshot:
             _waiting.give_back()
 
 
-def _lookup_with(event_id: str, *, deadline: float, has_slot: bool) -> EventSnapshot:
+def _lookup_with(
+    event_id: str, *, deadline: float, has_slot: bool, look: upstream.Look | None = None
+) -> EventSnapshot:
     # The answer, the "no such event" mark and, on a miss (with a slot), the lock and the
-    # call's budget token: one round trip on Redis.
-    look = _look(event_id, take_lock=has_slot)
+    # call's budget token: one round trip on Redis (unless the caller has looked already).
+    look = look or _look(event_id, take_lock=has_slot)
     if look.fresh and _as_entry(look.stored) is None:
         # Fresh by its mark on Redis, but not an answer this release can read: fetch anew.
         upstream.forget_answer(event_id)

@@ -363,7 +363,14 @@ LEADPING_MAX_WAITING = env_int(
 )
 LEADPING_BUDGET_CALLS = env_int("LEADPING_BUDGET_CALLS", 240, minimum=1, maximum=100000)
 LEADPING_BUDGET_SECONDS = env_int("LEADPING_BUDGET_SECONDS", 60, minimum=1, maximum=3600)
-LEADPING_BUDGET_BURST = env_int("LEADPING_BUDGET_BURST", 20, minimum=1, maximum=100000)
+# The burst is spent first and the rest of CALLS refills over SECONDS (events/upstream.py):
+# a tenth of a small budget by default, so that most of it comes steadily.
+LEADPING_BUDGET_BURST = env_int(
+    "LEADPING_BUDGET_BURST",
+    max(1, min(20, LEADPING_BUDGET_CALLS // 10)),
+    minimum=1,
+    maximum=100000,
+)
 LEADPING_BACKOFF_MAX_SECONDS = env_int("LEADPING_BACKOFF_MAX_SECONDS", 60, minimum=1, maximum=3600)
 LEADPING_DEFAULT_REGION = (env_str("LEADPING_DEFAULT_REGION", "US") or "US").upper()
 

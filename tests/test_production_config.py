@@ -264,6 +264,11 @@ def test_rundesk_says_so_when_gunicorn_does_not_start():
     assert not rundesk._wait_until_answering(exited, "127.0.0.1", free_port())
 
 
+@pytest.mark.parametrize(("calls", "burst"), [("240", 20), ("1000", 20), ("20", 2), ("5", 1)])
+def test_the_budget_burst_defaults_to_a_tenth_of_the_calls_at_most_20(monkeypatch, calls, burst):
+    assert desk_settings(monkeypatch, LEADPING_BUDGET_CALLS=calls)["LEADPING_BUDGET_BURST"] == burst
+
+
 def test_json_log_format_picks_the_json_formatter(monkeypatch):
     config = desk_settings(monkeypatch, DJANGO_LOG_FORMAT="JSON")
     assert config["LOGGING"]["handlers"]["console"]["formatter"] == "json"
