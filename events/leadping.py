@@ -165,6 +165,11 @@ def fetch_event_detail(
                     "LeadPing did not answer in time.",
                     retryable=isinstance(exc, requests.ConnectTimeout) and not exchange.expired,
                 ) from None
+            if _is_not_http(exc):
+                # It answered, but not in HTTP/1.1 the desk can read (a bad status line, an
+                # over-long header): asking again would get the same.
+                _log(event_id, "unreadable answer", started)
+                raise BadPayload("LeadPing's answer is not HTTP the desk can read.") from None
             _log(event_id, f"connection error ({type(exc).__name__})", started)
             raise UpstreamUnavailable(
                 "The desk could not connect to LeadPing.", retryable=True
@@ -234,6 +239,17 @@ def _read_body(response: requests.Response, exchange: Exchange) -> bytes:
         # Not tried again, as a read timeout is not (fetch_event_detail).
         raise UpstreamUnavailable("LeadPing did not finish answering in time.")
     return b"".join(chunks)
+
+
+def _is_not_http(exc: requests.RequestException) -> bool:
+    """An answer http.client could not parse (urllib3 wraps it in a ProtocolError), other
+    than a connection closed before any answer, which is a connection problem."""
+    causes = [cause for error in exc.args for cause in getattr(error, "args", ())]
+    return any(
+        isinstance(cause, http.client.HTTPException)
+        and not isinstance(cause, http.client.RemoteDisconnected)
+        for cause in causes
+    )
 
 
 def _is_read_timeout(exc: requests.RequestException) -> bool:

@@ -168,3 +168,40 @@ def test_a_negative_chunk_size_is_a_broken_answer_not_a_crash(settings, answer):
     finally:
         server.close()
     assert caught.value.message == "The connection to LeadPing broke mid-answer."
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        b"HTTP/2.0 200 OK\r\n\r\n{}",
+        b"garbage\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n",
+    ],
+)
+def test_an_answer_that_is_not_http_is_said_so_and_not_asked_again(settings, opening):
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(opening)
+
+    server = _serve(settings, answer)
+    try:
+        with pytest.raises(leadping.BadPayload) as caught:
+            leadping.fetch_event_detail("evt-1")
+    finally:
+        server.close()
+    assert caught.value.message == "LeadPing's answer is not HTTP the desk can read."
+
+
+def test_a_connection_closed_without_an_answer_is_still_a_connection_problem(settings):
+    def hang_up(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+
+    server = _serve(settings, hang_up)
+    try:
+        with pytest.raises(leadping.UpstreamUnavailable) as caught:
+            leadping.fetch_event_detail("evt-1")
+    finally:
+        server.close()
+    assert caught.value.retryable
