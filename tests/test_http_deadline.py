@@ -143,31 +143,40 @@ def test_a_lookup_whose_answer_stalls_makes_one_call(stalling, settings):
     assert len(stalling) == 1
 
 
+def _fetch_from_a_server_sending(settings, answer: bytes) -> leadping.LeadPingError:
+    """The error fetch_event_detail ends in against a server that reads the request, sends
+    `answer` and hangs up."""
+
+    def send(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(answer)
+
+    server = _serve(settings, send)
+    try:
+        with pytest.raises(leadping.LeadPingError) as caught:
+            leadping.fetch_event_detail("evt-1")
+    finally:
+        server.close()
+    return caught.value
+
+
 @pytest.mark.parametrize(
-    "answer",
+    "body",
     [
         b"-5\r\nabc\r\n0\r\n\r\n",
         b'3\r\n{"a\r\n-3\r\nabc\r\n0\r\n\r\n',
     ],
 )
-def test_a_negative_chunk_size_is_a_broken_answer_not_a_crash(settings, answer):
+def test_a_negative_chunk_size_is_a_broken_answer_not_a_crash(settings, body):
     """http.client raises a bare ValueError for it, below what requests wraps."""
-
-    def negative_chunk(conn: socket.socket) -> None:
-        with conn:
-            conn.recv(65536)
-            conn.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + answer
-            )
-
-    server = _serve(settings, negative_chunk)
-    try:
-        with pytest.raises(leadping.UpstreamUnavailable) as caught:
-            leadping.fetch_event_detail("evt-1")
-    finally:
-        server.close()
-    assert caught.value.message == "The connection to LeadPing broke mid-answer."
+    headers = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    error = _fetch_from_a_server_sending(settings, headers + body)
+    assert isinstance(error, leadping.UpstreamUnavailable)
+    assert error.message == "The connection to LeadPing broke mid-answer."
 
 
 @pytest.mark.parametrize(
@@ -179,29 +188,12 @@ def test_a_negative_chunk_size_is_a_broken_answer_not_a_crash(settings, answer):
     ],
 )
 def test_an_answer_that_is_not_http_is_said_so_and_not_asked_again(settings, opening):
-    def answer(conn: socket.socket) -> None:
-        with conn:
-            conn.recv(65536)
-            conn.sendall(opening)
-
-    server = _serve(settings, answer)
-    try:
-        with pytest.raises(leadping.BadPayload) as caught:
-            leadping.fetch_event_detail("evt-1")
-    finally:
-        server.close()
-    assert caught.value.message == "LeadPing's answer is not HTTP the desk can read."
+    error = _fetch_from_a_server_sending(settings, opening)
+    assert isinstance(error, leadping.BadPayload)
+    assert error.message == "LeadPing's answer is not HTTP the desk can read."
 
 
 def test_a_connection_closed_without_an_answer_is_still_a_connection_problem(settings):
-    def hang_up(conn: socket.socket) -> None:
-        with conn:
-            conn.recv(65536)
-
-    server = _serve(settings, hang_up)
-    try:
-        with pytest.raises(leadping.UpstreamUnavailable) as caught:
-            leadping.fetch_event_detail("evt-1")
-    finally:
-        server.close()
-    assert caught.value.retryable
+    error = _fetch_from_a_server_sending(settings, b"")
+    assert isinstance(error, leadping.UpstreamUnavailable)
+    assert error.retryable
