@@ -43,7 +43,13 @@ def mask_number(value: str) -> str:
 # every run of 7 or more digits, IDs and dates too: over-masking rather than leaking.
 MATCHER_BUDGET = 20_000
 _DIGIT = re.compile(r"\d")
-_DIGIT_RUN = re.compile(r"\+?\d(?:[\s().\-/]{0,3}\d){6,}")
+# What people and tools put between a number's digits: blanks (no-break ones too),
+# ( ) . - / and the Unicode dashes and minus sign.
+_SEPARATOR = r"[\s().\-/\u2010-\u2015\u2212]"
+_DIGIT_RUN = re.compile(rf"\+?\d(?:{_SEPARATOR}{{0,3}}\d){{6,}}")
+# The same, not part of a longer run of digits: in "ID14155550124" or "Call+14155550123now"
+# phonenumbers' matcher sees one word, not a number.
+_RUN_IN_A_WORD = re.compile(rf"(?<!\d)\+?\d(?:{_SEPARATOR}{{0,3}}\d){{6,}}(?!\d)")
 
 
 class _Masker:
@@ -66,7 +72,19 @@ class _Masker:
             return _DIGIT_RUN.sub(_masked_match, text)
         for match in reversed(matches):
             text = text[: match.start] + mask_number(match.raw_string) + text[match.end :]
-        return text
+        return _RUN_IN_A_WORD.sub(self._masked_if_a_number, text)
+
+    def _masked_if_a_number(self, match: re.Match[str]) -> str:
+        """A run of digits the matcher left, masked if it reads as a valid number (with an
+        international 00 prefix, too): "ID14155550124", "0044 20 7946 0958". Not inside a
+        long hexadecimal ID (a GUID's "84441602-85b4…" holds "844 416 0285")."""
+        if _HEX_ID.fullmatch(_word_around(match)):
+            return match.group()
+        digits = "".join(ch for ch in match.group() if ch.isdigit())
+        for candidate in (digits, digits[2:] if digits.startswith("00") else ""):
+            if candidate and is_phone_number_digits(candidate, self.region):
+                return mask_number(match.group())
+        return match.group()
 
     def json_text(self, text: str) -> str:
         """Mask phone fields by name and numbers inside every string of a JSON document."""
@@ -101,6 +119,21 @@ class _Masker:
         if isinstance(value, int) and _is_phone_number(value, self.region):
             return mask_number(str(value))
         return value
+
+
+# A GUID or a long hexadecimal ID: 16 hex digits or more, some of them letters, in groups.
+_HEX_ID = re.compile(r"(?=(?:-?[0-9a-fA-F]){16})(?=[0-9-]*[a-fA-F])[0-9a-fA-F]+(?:-[0-9a-fA-F]+)*")
+_WORD_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-")
+
+
+def _word_around(match: re.Match[str]) -> str:
+    """The word of letters, digits, _ and - that holds the match."""
+    text, start, end = match.string, match.start(), match.end()
+    while start > 0 and text[start - 1] in _WORD_CHARS:
+        start -= 1
+    while end < len(text) and text[end] in _WORD_CHARS:
+        end += 1
+    return text[start:end]
 
 
 def is_phone_key(key: str) -> bool:

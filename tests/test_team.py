@@ -109,6 +109,39 @@ def test_masking_covers_numbers_in_every_field_the_page_shows(masked_client, loo
     assert '"when": 1764250000000' in download
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("Call+14155550123now about lead", "Call•••0123now about lead"),
+        ("dest ID14155550124", "dest ID•••0124"),
+        ("reach me at cell14155550126asap", "reach me at cell•••0126asap"),
+        ("SMS to +442079460958x bounced", "SMS to •••0958x bounced"),
+        ("0044 20 7946 0958", "•••0958"),
+        ("442079460958", "•••0958"),
+    ],
+)
+def test_numbers_glued_to_words_or_written_internationally_are_masked(text, masked):
+    assert masking.mask_text(text, region="US") == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "lead 84441602-85b4-4cb4-85d6-e626770e5d29",  # "844 416 0285" inside a GUID
+        "at 2026-11-28T03:27:59.885Z",
+        "order 1234567",
+    ],
+)
+def test_ids_and_dates_holding_long_digit_runs_are_left_alone(text):
+    assert masking.mask_text(text, region="US") == text
+
+
+def test_past_the_matchers_budget_unicode_dashes_do_not_hide_a_number():
+    masker = masking._Masker("US", budget=10)
+    text = "x" * 20 + " 415 \u2013 555 \u2013 0123 and +1\u2011415\u2011555\u20110124"
+    assert masker.text(text) == "x" * 20 + " •••0123 and •••0124"
+
+
 def test_json_keys_that_name_phone_numbers():
     for key in ["phone", "toPhoneNumber", "mobile", "cell_phone", "faxNo", "MSISDN", "phones"]:
         assert masking.is_phone_key(key), key
@@ -688,6 +721,18 @@ def test_the_audit_page_and_export_mask_numbers_for_viewers_without_the_permissi
     for text in (page, csv_text):
         assert "555 0124" not in text
         assert "•••0124" in text
+
+
+def test_the_admin_s_audit_rows_are_for_those_who_may_see_full_numbers(client, django_user_model):
+    user = django_user_model.objects.create_user("ana", password="x", is_staff=True)
+    for codename in ("lookup_event", "view_lookupaudit"):
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    client.force_login(user)
+    assert client.get("/admin/events/lookupaudit/").status_code == 403
+    user.user_permissions.add(Permission.objects.get(codename="view_full_phone_numbers"))
+    user = django_user_model.objects.get(pk=user.pk)
+    client.force_login(user)
+    assert client.get("/admin/events/lookupaudit/").status_code == 200
 
 
 def test_the_audit_export_defuses_formulas_behind_blanks_and_in_full_width(
