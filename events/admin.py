@@ -20,6 +20,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 from django.http import HttpRequest
 
+from events.access import FULL_NUMBERS_PERMISSION
 from events.models import LookupAudit
 
 ROLE_NAMES = ("Support", "Team admin")
@@ -58,6 +59,13 @@ class LookupAuditAdmin(_NoRegexLookups, admin.ModelAdmin):
     list_filter = ("outcome", "kind", ("at", admin.DateFieldListFilter))
     search_fields = ("event_id", "username")
     date_hierarchy = "at"
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Rows keep what was typed and what LeadPing said, numbers in full: a viewer without
+        # the full-numbers permission reads the trail at /audit/, where they are masked.
+        return super().has_view_permission(request, obj) and request.user.has_perm(
+            FULL_NUMBERS_PERMISSION
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
