@@ -38,10 +38,11 @@ def _no_sleeping_between_retries(monkeypatch):
     monkeypatch.setattr(services, "_retry_pause", lambda attempt: 0.0)
 
 
-def expire(event_id: str) -> None:
-    """Make the cached copy of an event stale without waiting for it."""
+def expire(event_id: str, *, age: float = 0) -> None:
+    """Make the cached copy of an event stale without waiting for it (and `age` s older)."""
     entry = services._cached(event_id)
-    stale = services._Entry(detail=entry.detail, fetched_at=entry.fetched_at, fresh_until=0)
+    fetched_at = entry.fetched_at - timedelta(seconds=age)
+    stale = services._Entry(detail=entry.detail, fetched_at=fetched_at, fresh_until=0)
     cache.set(upstream.key("event", event_id), stale, version=upstream.CACHE_VERSION)
     # On Redis an answer is fresh while its freshness mark lives.
     cache.delete(upstream.key("fresh", event_id), version=upstream.CACHE_VERSION)
@@ -354,6 +355,30 @@ def test_no_window_of_the_period_sees_more_than_the_budget(monkeypatch, settings
     assert worst <= 240
 
 
+def test_a_copy_a_few_intervals_old_is_served_without_a_pacing_note(upstream_mock, settings):
+    """With many events watched the budget refuses one refresh in two: the note came and
+    went on every other poll, and each time the details were fetched again."""
+    upstream_mock.get(url(LIVE), json=body(LIVE, "Pending"))
+    first = services.lookup_event(event_id=LIVE)
+    expire(LIVE, age=settings.LEADPING_CACHE_LIVE_SECONDS)
+    settings.LEADPING_BUDGET_CALLS = settings.LEADPING_BUDGET_BURST = 1
+    upstream.reset_budget()
+    upstream.take_budget_token()
+    snapshot = services.lookup_event(event_id=LIVE)
+    assert snapshot.from_cache
+    assert snapshot.stale_reason is None
+    assert snapshot.version == first.version
+    assert len(upstream_mock.calls) == 1
+
+
+def test_a_stale_reason_changes_the_version_but_not_its_answer_part(upstream_mock):
+    upstream_mock.get(url(LIVE), json=body(LIVE, "Pending"))
+    fresh = services.lookup_event(event_id=LIVE)
+    stale = dataclasses.replace(fresh, stale_reason="LeadPing answered with an error.")
+    assert stale.version != fresh.version
+    assert stale.version.split("-")[0] == fresh.version == fresh.data_version
+
+
 def test_a_burst_over_half_the_budget_is_warned_about(settings):
     from events.checks import leadping_settings
 
@@ -366,7 +391,7 @@ def test_a_burst_over_half_the_budget_is_warned_about(settings):
 def test_a_stale_copy_is_served_when_the_budget_is_spent(upstream_mock, settings):
     upstream_mock.get(url(LIVE), json=body(LIVE, "Pending"))
     services.lookup_event(event_id=LIVE)
-    expire(LIVE)
+    expire(LIVE, age=3 * settings.LEADPING_CACHE_LIVE_SECONDS)
     settings.LEADPING_BUDGET_CALLS = 1
     settings.LEADPING_BUDGET_BURST = 1
     upstream.reset_budget()

@@ -190,7 +190,9 @@
     const panel = document.getElementById("status-panel");
     if (!details || !panel || !window.htmx) return;
     const polling = panel.getAttribute("hx-get");
-    const version = polling ? new URL(polling, window.location.href).searchParams.get("v") : null;
+    // The poll's version is "<answer>" or "<answer>-<why it is stale>": the details show the
+    // answer only, and a copy turning stale (or fresh again) leaves them as they are.
+    const version = polling ? (new URL(polling, window.location.href).searchParams.get("v") || "").split("-")[0] : null;
     if (version && version === details.getAttribute("data-version")) return;
     // The new details come closed and unfocused: keep what the reader had open and where the
     // keyboard was, or a poll would fold the raw JSON away and drop focus to the page.
