@@ -127,7 +127,11 @@
     const shown = isNaN(fetched) ? "" : " Showing what LeadPing said at " + clock(fetched) + ".";
     // The desk's own messages end with a full stop already ("LeadPing has no event with this ID.").
     const stop = /[.!?]$/.test(reason) ? "" : ".";
-    note.textContent = "Not refreshed since " + clock(poll.lastGood) + ": " + reason + stop + shown + " Retrying.";
+    // The next try comes after the ticks htmx:beforeRequest will skip, and its own.
+    const every = /every (\d+)s/.exec(panel.getAttribute("hx-trigger") || "");
+    const wait = every ? Number(every[1]) * (Math.min(2 ** poll.failures, MAX_BACKOFF_TICKS) + 1) : 0;
+    const retry = wait ? " Trying again in about " + wait + " s." : " Retrying.";
+    note.textContent = "Not refreshed since " + clock(poll.lastGood) + ": " + reason + stop + shown + retry;
     note.hidden = false;
     panel.classList.add("is-client-stale");
   }

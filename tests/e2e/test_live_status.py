@@ -85,6 +85,8 @@ def test_a_failing_poll_says_so_and_the_next_good_answer_clears_it(desk: Page, l
     # last poll the desk answered, which the panel shows as "checked".
     checked = desk.locator("[data-checked]").inner_text()
     expect(note).to_contain_text(re.compile(r"^Not refreshed since \d\d:\d\d:\d\d: "))
+    # After one failure the page waits two ticks, then asks on the third.
+    expect(note).to_contain_text(re.compile(r" Trying again in about \d+ s\.$"))
     assert "AM" not in note.inner_text() and "PM" not in note.inner_text()
     since = re.search(r"since (\d\d:\d\d:\d\d)", note.inner_text()).group(1)
     assert abs(_seconds(since) - _seconds(checked)) <= 2, (since, checked)
