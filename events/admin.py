@@ -38,7 +38,7 @@ def beyond_team_admins() -> Q:
 
 
 def _protected_usernames() -> list[str]:
-    users = User.objects.filter(pk__in=User.objects.filter(beyond_team_admins()).values("pk"))
+    users = User.objects.filter(beyond_team_admins()).distinct()
     return [name.lower() for name in users.values_list("username", flat=True)]
 
 
