@@ -7,6 +7,7 @@ could not be read), so every one is scanned; the numbers fields are masked whole
 """
 
 import dataclasses
+import functools
 import re
 from typing import Any
 
@@ -44,12 +45,21 @@ def mask_number(value: str) -> str:
 MATCHER_BUDGET = 20_000
 _DIGIT = re.compile(r"\d")
 # What people and tools put between a number's digits: blanks (no-break ones too),
-# ( ) . - / and the Unicode dashes and minus sign.
-_SEPARATOR = r"[\s().\-/\u2010-\u2015\u2212]"
+# ( ) . - / , : _ · and the Unicode dashes and minus sign.
+_SEPARATOR = r"[\s().\-/,:_\u00b7\u2010-\u2015\u2027\u2212]"
 _DIGIT_RUN = re.compile(rf"\+?\d(?:{_SEPARATOR}{{0,3}}\d){{6,}}")
 # The same, not part of a longer run of digits: in "ID14155550124" or "Call+14155550123now"
 # phonenumbers' matcher sees one word, not a number.
 _RUN_IN_A_WORD = re.compile(rf"(?<!\d)\+?\d(?:{_SEPARATOR}{{0,3}}\d){{6,}}(?!\d)")
+_SEPARATORS = re.compile(f"{_SEPARATOR}+")
+# Invisible next to a digit, where they only hide a number from both ways of finding it:
+# format characters (direction marks, zero-width joiners, the soft hyphen…), combining marks
+# and variation selectors ("4\u200e15", "4\u030115"). Left out before masking.
+_INVISIBLE = (
+    "\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff"
+    "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe00-\ufe0f\ufe20-\ufe2f"
+)
+_INVISIBLE_BY_A_DIGIT = re.compile(f"(?<=\\d)[{_INVISIBLE}]+|[{_INVISIBLE}]+(?=[+\\d])")
 
 
 class _Masker:
@@ -62,6 +72,7 @@ class _Masker:
     def text(self, text: str) -> str:
         if not text or not _DIGIT.search(text):
             return text
+        text = _INVISIBLE_BY_A_DIGIT.sub("", text)
         if len(text) > self.budget:
             # Whole, never cut: a number across the cut would escape both ways of masking.
             return _DIGIT_RUN.sub(_masked_match, text)
@@ -77,14 +88,18 @@ class _Masker:
     def _masked_if_a_number(self, match: re.Match[str]) -> str:
         """A run of digits the matcher left, masked if it reads as a valid number (with an
         international 00 prefix, too): "ID14155550124", "0044 20 7946 0958". Not inside a
-        long hexadecimal ID (a GUID's "84441602-85b4…" holds "844 416 0285")."""
-        if _HEX_ID.fullmatch(_word_around(match)):
-            return match.group()
-        digits = "".join(ch for ch in match.group() if ch.isdigit())
-        for candidate in (digits, digits[2:] if digits.startswith("00") else ""):
-            if candidate and is_phone_number_digits(candidate, self.region):
-                return mask_number(match.group())
-        return match.group()
+        GUID or long hexadecimal ID (a GUID's "84441602-85b4…" holds "844 416 0285")."""
+        run = match.group()
+        if _inside_a_hex_id(match):
+            return run
+        # The whole run, then what follows each separator: in "Attempt 3 415 555 0123" the
+        # number starts after the first blank.
+        for start in (0, *(separators.end() for separators in _SEPARATORS.finditer(run))):
+            digits = "".join(ch for ch in run[start:] if ch.isdigit())
+            for candidate in (digits, digits[2:] if digits.startswith("00") else ""):
+                if candidate and is_phone_number_digits(candidate, self.region):
+                    return run[:start] + mask_number(run[start:])
+        return run
 
     def json_text(self, text: str) -> str:
         """Mask phone fields by name and numbers inside every string of a JSON document."""
@@ -93,18 +108,37 @@ class _Masker:
         except (ValueError, RecursionError):
             return self.text(text)
         try:
-            masked = self._json_value(document, key=None)
-            return json_text(masked)
+            return json_text(self._masked_document(document))
         except RecursionError:
-            return MASK
+            # Too deep to write back: every run of digits, as past the matcher's budget.
+            return _DIGIT_RUN.sub(_masked_match, text)
 
-    def _json_value(self, value: Any, *, key: str | None) -> Any:
-        if isinstance(value, dict):
-            # A name may be a number too ({"+14155550123": "Ann"}).
-            return {self.text(str(k)): self._json_value(v, key=str(k)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._json_value(item, key=key) for item in value]
-        if isinstance(value, bool):
+    def _masked_document(self, document: Any) -> Any:
+        """The decoded document masked in place, iteratively: it may be nested deeper than
+        Python's recursion limit. A name may be a number too ({"+14155550123": "Ann"})."""
+        if not isinstance(document, dict | list):
+            return self._value(document, key=None)
+        stack: list[tuple[dict[str, Any] | list[Any], str | None]] = [(document, None)]
+        while stack:
+            item, key = stack.pop()
+            if isinstance(item, dict):
+                entries = list(item.items())
+                item.clear()
+                for name, value in entries:
+                    item[self.text(name)] = self._value(value, key=name)
+                    if isinstance(value, dict | list):
+                        stack.append((value, name))
+            else:
+                for index, value in enumerate(item):
+                    if isinstance(value, dict | list):
+                        stack.append((value, key))  # a list's items are its name's values
+                    else:
+                        item[index] = self._value(value, key=key)
+        return document
+
+    def _value(self, value: Any, *, key: str | None) -> Any:
+        """One value of the document, under the name `key`; objects and lists as they are."""
+        if isinstance(value, bool | dict | list) or value is None:
             return value
         if isinstance(value, str):
             if key is not None and is_phone_key(key):
@@ -112,41 +146,56 @@ class _Masker:
             if key == "fullPayload":
                 return self.json_text(value)
             return self.text(value)
-        if isinstance(value, int | float) and key is not None and is_phone_key(key):
+        if key is not None and is_phone_key(key):
             return mask_number(str(value))
         if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
-            value = int(value) if _is_phone_number(int(value), self.region) else value
-        if isinstance(value, int) and _is_phone_number(value, self.region):
+            return mask_number(str(int(value))) if self._number(int(value)) else value
+        if isinstance(value, int) and self._number(value):
             return mask_number(str(value))
         return value
 
+    def _number(self, value: int) -> bool:
+        """Whether a JSON number reads as a valid phone number, as the same digits in a text
+        would. Checked within the matcher's budget (a digit counts as a character); past
+        it, every number of a phone number's length is taken for one: over-masking."""
+        digits = str(abs(value)) if -(10**16) < value < 10**16 else ""
+        if len(digits) not in _E164_DIGITS:
+            return False
+        if self.budget < len(digits):
+            return True
+        self.budget -= len(digits)
+        return is_phone_number_digits(digits, self.region)
 
-# A GUID or a long hexadecimal ID: 16 hex digits or more, some of them letters, in groups.
-_HEX_ID = re.compile(r"(?=(?:-?[0-9a-fA-F]){16})(?=[0-9-]*[a-fA-F])[0-9a-fA-F]+(?:-[0-9a-fA-F]+)*")
+
+# A GUID (8-4-4-4-12 hex digits), or 16 hex digits or more in one piece, some of them letters.
+_HEX_ID = re.compile(
+    r"(?<![0-9a-fA-F])(?:[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
+    r"|(?=[0-9]*[a-fA-F])[0-9a-fA-F]{16,})(?![0-9a-fA-F])"
+)
 _WORD_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-")
 
 
-def _word_around(match: re.Match[str]) -> str:
-    """The word of letters, digits, _ and - that holds the match."""
+def _inside_a_hex_id(match: re.Match[str]) -> bool:
+    """Whether the match lies within a GUID or long hexadecimal ID of the word that holds
+    it (a word of letters, digits, _ and -): "evt_84441602-85b4-…", not "a1b2…b8-4155550123"."""
     text, start, end = match.string, match.start(), match.end()
     while start > 0 and text[start - 1] in _WORD_CHARS:
         start -= 1
     while end < len(text) and text[end] in _WORD_CHARS:
         end += 1
-    return text[start:end]
+    return any(
+        found.start() <= match.start() and match.end() <= found.end()
+        for found in _HEX_ID.finditer(text, start, end)
+    )
 
 
+@functools.lru_cache(maxsize=1024)  # a document repeats its names
 def is_phone_key(key: str) -> bool:
     """Whether a JSON key names a phone number: its last word, or the one before "number"."""
     words = [word.lower() for word in _KEY_WORD.findall(key)]
     if len(words) > 1 and words[-1] in _NUMBER_WORDS:
         words.pop()
     return bool(words) and words[-1].removesuffix("s") in _PHONE_WORDS
-
-
-def _is_phone_number(value: int, region: str) -> bool:
-    """A JSON number that reads as a valid number, as the same digits in a text would."""
-    return is_phone_number_digits(str(abs(value)), region)
 
 
 def is_phone_number_digits(digits: str, region: str) -> bool:

@@ -2,6 +2,8 @@
 
 import csv
 import io
+import json
+import sys
 import threading
 from datetime import timedelta
 from unittest import mock
@@ -118,10 +120,34 @@ def test_masking_covers_numbers_in_every_field_the_page_shows(masked_client, loo
         ("SMS to +442079460958x bounced", "SMS to •••0958x bounced"),
         ("0044 20 7946 0958", "•••0958"),
         ("442079460958", "•••0958"),
+        # Right after another number: the run's digits are no number, its tail is.
+        ("Attempt 3 415 555 0123", "Attempt 3 •••0123"),
+        ("Room 101 212 555 0199 today", "Room 101 •••0199 today"),
+        # Other separators, and a number run on from a hexadecimal ID.
+        ("415,555,0123", "•••0123"),
+        ("415·555·0123", "•••0123"),
+        ("415:555:0123", "•••0123"),
+        ("415_555_0123", "•••0123"),
+        ("ref a1b2c3d4e5f6a7b8-4155550123", "ref a1b2c3d4e5f6a7b8-•••0123"),
     ],
 )
 def test_numbers_glued_to_words_or_written_internationally_are_masked(text, masked):
     assert masking.mask_text(text, region="US") == masked
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "\u200e",  # left-to-right mark: what numbers copied from right-to-left apps carry
+        "\u200d",  # zero-width joiner
+        "\u2066",  # left-to-right isolate
+        "\u0301",  # a combining accent on each digit
+        "\ufe0f",  # a variation selector
+    ],
+)
+def test_invisible_characters_between_digits_do_not_hide_a_number(hidden):
+    text = "Call +1" + hidden + hidden.join("415") + hidden + "555" + hidden + "0123 now"
+    assert masking.mask_text(text, region="US") == "Call •••0123 now"
 
 
 @pytest.mark.parametrize(
@@ -130,6 +156,10 @@ def test_numbers_glued_to_words_or_written_internationally_are_masked(text, mask
         "lead 84441602-85b4-4cb4-85d6-e626770e5d29",  # "844 416 0285" inside a GUID
         "at 2026-11-28T03:27:59.885Z",
         "order 1234567",
+        "at 2026-11-28 03:27:59",
+        "evt_84441602-85b4-4cb4-85d6-e626770e5d29",  # a GUID behind a prefix
+        "SM84441602855b4cb485d6e626770e5d29",  # a provider's SID: letters and hex
+        "total 1,234,567,890 USD",
     ],
 )
 def test_ids_and_dates_holding_long_digit_runs_are_left_alone(text):
@@ -180,6 +210,35 @@ def test_a_huge_answer_is_masked_within_the_matchers_budget(masked_client, looku
         text = response.content.decode()
         assert not any(number in text for number in numbers)
         assert "•••1999" in text
+
+
+def test_numbers_in_the_json_are_checked_within_the_budget_then_masked_by_length():
+    # 80,000 numbers of a phone number's length: each is parsed until the budget is spent
+    # (it once took seconds a page), then masked for its length alone.
+    document = {"id": SMS_ID, "readings": [4155550000 + n for n in range(80_000)], "count": 12}
+    checked = []
+    real_check = masking.is_phone_number_digits
+
+    def counting_check(digits, region):
+        checked.append(digits)
+        return real_check(digits, region)
+
+    with mock.patch.object(masking, "is_phone_number_digits", counting_check):
+        masked = json.loads(masking._Masker("US").json_text(json.dumps(document)))
+
+    assert len(checked) <= masking.MATCHER_BUDGET // 10
+    assert all(reading.startswith("•••") for reading in masked["readings"])
+    assert masked["count"] == 12
+
+
+def test_a_json_document_nested_past_the_recursion_limit_is_masked_and_stays_json():
+    depth = sys.getrecursionlimit() + 100
+    text = "[" * depth + '"call +1 415 555 0123", 4155550124' + "]" * depth
+    masked = masking._Masker("US").json_text(text)
+    innermost = json.loads(masked)
+    for _ in range(depth - 1):
+        innermost = innermost[0]
+    assert innermost == ["call •••0123", "•••0124"]
 
 
 # --- audit trail --------------------------------------------------------------------------
