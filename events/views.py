@@ -226,14 +226,23 @@ def _visible_detail(
     """The event as this user may see it: numbers masked without the permission."""
     if request.user.has_perm(FULL_NUMBERS_PERMISSION):
         return snapshot.detail
-    return _masked(snapshot.detail, settings.LEADPING_DEFAULT_REGION, event_id)
+    detail = snapshot.detail
+    masked = _masked if len(detail.raw_json) <= _LARGE_JSON else _masked_large
+    return masked(detail, settings.LEADPING_DEFAULT_REGION, event_id)
 
 
 # Masking runs phonenumbers' matcher over every string of the event; the same event is
 # masked once per process, not once per page view and poll (EventDetail is immutable).
-@functools.lru_cache(maxsize=256)
-def _masked(detail: EventDetail, region: str, requested_id: str) -> EventDetail:
+# Large answers (up to megabytes) are remembered apart, only a few: memory stays bounded.
+_LARGE_JSON = 64_000
+
+
+def _mask(detail: EventDetail, region: str, requested_id: str) -> EventDetail:
     return mask_phone_numbers(detail, region=region, requested_id=requested_id)
+
+
+_masked = functools.lru_cache(maxsize=256)(_mask)
+_masked_large = functools.lru_cache(maxsize=4)(_mask)
 
 
 class _Lifecycle:

@@ -161,10 +161,11 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            # LeadPing's answers are a few KB, but may be megabytes: bounded in bytes too.
+            "BACKEND": "leadping_web.local_cache.BoundedLocMemCache",
             "LOCATION": "leadping-desk",
             "KEY_PREFIX": "desk",
-            "OPTIONS": {"MAX_ENTRIES": 20000},
+            "OPTIONS": {"MAX_ENTRIES": 20000, "MAX_BYTES": 128 * 2**20},
         },
     }
 
@@ -173,11 +174,11 @@ else:
 # fragment's key holds a digest of the answer it shows, so it never goes out of date and
 # each process may keep its own copy, read without a network round trip.
 CACHES["fragments"] = {
-    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "BACKEND": "leadping_web.local_cache.BoundedLocMemCache",
     "LOCATION": "leadping-desk-fragments",
     "KEY_PREFIX": "desk-html",
-    # A rendered event is a few to a few hundred KB: at most some tens of MB per process.
-    "OPTIONS": {"MAX_ENTRIES": 600},
+    # A rendered event is a few to a few hundred KB.
+    "OPTIONS": {"MAX_ENTRIES": 600, "MAX_BYTES": 32 * 2**20},
 }
 
 # How long a process may keep its own copy of a login (session) and of a user with their

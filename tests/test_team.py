@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from events import leadping, masking
+from events import leadping, masking, views
 from events.models import AppendOnlyError, LookupAudit, Preferences
 from events.services import EventSnapshot
 from tests.conftest import event_from, role
@@ -210,6 +210,16 @@ def test_a_huge_answer_is_masked_within_the_matchers_budget(masked_client, looku
         text = response.content.decode()
         assert not any(number in text for number in numbers)
         assert "•••1999" in text
+
+
+def test_few_large_answers_are_kept_masked_in_memory(masked_client, lookup_event):
+    views._masked_large.cache_clear()
+    for n in range(6):
+        # Over 64 KB of JSON: a megabyte answer masked is megabytes more per process.
+        lookup_event.return_value = snapshot(description=f"{n} call +1 415 555 0123 " * 3000)
+        page = masked_client.get(reverse("events:detail", args=[SMS_ID]))
+        assert "•••0123" in page.content.decode()
+    assert views._masked_large.cache_info().currsize == 4
 
 
 def test_numbers_in_the_json_are_checked_within_the_budget_then_masked_by_length():
