@@ -49,7 +49,7 @@ def desk_staff_required(view: View) -> View:
 
     A poll whose session has expired must not follow the redirect and swap the login page
     into the status badge: it gets a 403 whose HX-Redirect sends the whole tab to login and
-    back to the page it was on.
+    back to the page it was on. One whose user lost the permission reloads the tab.
     """
 
     @wraps(view)
@@ -59,6 +59,14 @@ def desk_staff_required(view: View) -> View:
                 return _htmx_login_redirect(request)
             return redirect_to_login(request.get_full_path())
         if not request.user.has_perm(LOOKUP_PERMISSION):
+            if request.htmx:
+                # Taken away while the page was open: reload it, to show the 403 page.
+                return HttpResponse(
+                    "Your account may no longer look up events.",
+                    status=403,
+                    content_type="text/plain; charset=utf-8",
+                    headers={"HX-Refresh": "true"},
+                )
             raise PermissionDenied
         return view(request, *args, **kwargs)
 

@@ -148,11 +148,12 @@ def event_status(request: HttpRequest, event_id: str) -> HttpResponse:
 @xframe_options_exempt
 def event_facts(request: HttpRequest, event_id: str) -> HttpResponse:
     """The event's details (what, who, references, payloads) for htmx, when a poll brought a
-    new answer: the status panel alone would leave them as they were at the first view."""
+    new answer: the status panel alone would leave them as they were at the first view. The
+    page's head (type, direction, the ID LeadPing answered for) comes too, out of band."""
     snapshot = _fragment_lookup(request, event_id)
     if isinstance(snapshot, HttpResponse):
         return snapshot
-    context = _status_context(request, snapshot, event_id)
+    context = _status_context(request, snapshot, event_id) | {"head_out_of_band": True}
     return render(request, "events/event_detail.html#event-facts", context)
 
 

@@ -51,6 +51,17 @@ def test_it_returns_403_to_users_without_the_lookup_permission(unprivileged_clie
     assert b"Support role" in response.content
 
 
+@pytest.mark.parametrize("url", ["/events/evt_1/status/", "/events/evt_1/details/"])
+def test_a_poll_after_the_permission_was_taken_away_reloads_the_page(unprivileged_client, url):
+    # Not Django's HTML 403 page, which desk.js would quote in the panel's note, and a poll
+    # that goes on: the whole tab reloads, to the 403 page.
+    response = unprivileged_client.get(url, headers={"HX-Request": "true"})
+    assert response.status_code == 403
+    assert response["HX-Refresh"] == "true"
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content == b"Your account may no longer look up events."
+
+
 def test_the_admin_needs_a_staff_login(client):
     assert client.get("/admin/").status_code == 302
 

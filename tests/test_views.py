@@ -582,6 +582,25 @@ def test_the_details_fragment_follows_the_latest_answer(staff_client, lookup_eve
     assert response["Content-Security-Policy"] == "default-src 'none'"
 
 
+def test_the_details_fragment_brings_the_pages_head_out_of_band(staff_client, lookup_event):
+    # A poll's new answer may change what the event is, or the ID LeadPing answered for.
+    lookup_event.return_value = snapshot(
+        eventType="CallPlaced", timelineType="Call", direction="Inbound", id="someone-else-99"
+    )
+    html = staff_client.get(reverse("events:facts", args=[SMS_ID]), headers=HTMX).content.decode()
+    head = html[html.index('<header id="event-head"') :]
+    opening = head.split(">", 1)[0]
+    assert 'class="event-head" data-title="Call someone-else-99"' in opening
+    assert 'hx-swap-oob="true"' in opening
+    assert '<h1 id="event-heading">CallPlaced' in head
+    assert "LeadPing answered for <code>someone-else-99</code> when asked for" in head
+    # The page itself has the head once, in place, not out of band.
+    page = staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    assert page.count('<header id="event-head"') == 1
+    assert "hx-swap-oob" not in page
+    assert "<title>Call someone-else-99 · LeadPing Event Desk</title>" in page
+
+
 def test_the_details_fragment_is_for_htmx_only(staff_client, lookup_event):
     response = staff_client.get(reverse("events:facts", args=[SMS_ID]))
     assert response.status_code == 302
