@@ -104,7 +104,8 @@
     const every = panel && /every (\d+)s/.exec(panel.getAttribute("hx-trigger") || "");
     if (document.hidden || !url || !every || !window.htmx) return;
     if (Date.now() - poll.lastSent < Number(every[1]) * 1000) return;
-    window.htmx.ajax("GET", url, { source: panel, target: panel, swap: "outerHTML" });
+    // A failed check is htmx's sendError or responseError, said in the panel's note.
+    window.htmx.ajax("GET", url, { source: panel, target: panel, swap: "outerHTML" }).catch(function () {});
   });
 
   // Times as the page writes them: 24-hour, in the zone of the viewer's preferences.
@@ -139,7 +140,9 @@
   document.addEventListener("htmx:responseError", function (event) {
     if (!isStatusPanel(event.detail.elt)) return;
     const xhr = event.detail.xhr;
-    const text = (xhr.responseText || "").trim().slice(0, 200);
+    // The desk's own messages are plain text; an HTML page (a proxy's 502) is not read out.
+    const plain = /^text\/plain/i.test(xhr.getResponseHeader("Content-Type") || "");
+    const text = plain ? (xhr.responseText || "").trim().slice(0, 200) : "";
     markStale(event.detail.elt, text || "the desk answered " + xhr.status);
   });
   document.addEventListener("htmx:sendError", function (event) {
@@ -160,6 +163,9 @@
     const note = document.querySelector("[data-client-stale]");
     if (note) note.hidden = true;
     panel.classList.remove("is-client-stale");
+    // Unchanged since the panel was drawn, but the details may still lag behind it (their
+    // fetch failed): refreshDetails fetches them only if so.
+    refreshDetails();
   });
 
   document.addEventListener("htmx:afterSwap", function (event) {
@@ -189,6 +195,7 @@
 
   // A poll that brings a new answer redraws the status panel only; the details below it
   // (references, payloads, raw JSON) are then fetched again, unless they already show it.
+  // The page's head (type, direction, ID) comes with them, out of band.
   function refreshDetails() {
     const details = document.getElementById("event-facts");
     const panel = document.getElementById("status-panel");
@@ -201,21 +208,29 @@
     // The new details come closed and unfocused: keep what the reader had open and where the
     // keyboard was, or a poll would fold the raw JSON away and drop focus to the page.
     const focused = document.activeElement;
+    const inside = refreshedParts().some(function (part) { return part !== focused && part.contains(focused); });
     keptView = {
       open: Array.prototype.map.call(details.querySelectorAll("details[open][id]"), function (d) { return d.id; }),
-      focus: focused && focused !== details && details.contains(focused) ? identity(focused) : null,
+      focus: inside ? identity(focused) : null,
     };
     window.htmx.ajax("GET", details.getAttribute("data-refresh-url"), {
       target: details, swap: "outerHTML",
-    });
+    }).catch(function () { keptView = null; });  // the next poll tries again
+  }
+
+  function refreshedParts() {
+    return ["event-facts", "event-head"].map(function (id) { return document.getElementById(id); })
+      .filter(Boolean);
   }
 
   const FOCUSABLE = "a[href], button, summary, [tabindex]";
   let keptView = null;
 
   // What a control is, whatever its place: a new answer may add a control above it (a
-  // "Copy provider message ID" once the message is sent), so its position is no guide.
+  // "Copy provider message ID" once the message is sent), so its position is no guide. One
+  // with an ID (the raw JSON's box) is that ID, whatever the new answer put in it.
   function identity(element) {
+    if (element.id) return "#" + element.id;
     const holder = element.parentElement ? element.parentElement.closest("[id]") : null;
     return [
       element.tagName,
@@ -235,11 +250,20 @@
       if (box && details.contains(box)) box.open = true;
     });
     const wanted = keptView.focus;
-    const again = wanted === null ? null : Array.prototype.find.call(
-      details.querySelectorAll(FOCUSABLE), function (element) { return identity(element) === wanted; }
-    );
+    const controls = [];
+    refreshedParts().forEach(function (part) { controls.push.apply(controls, part.querySelectorAll(FOCUSABLE)); });
+    const again = wanted === null ? null : controls.find(function (element) { return identity(element) === wanted; });
     if (again) again.focus({ preventScroll: true });
     keptView = null;
+  });
+  // The tab's title names the event as the head now does ("SMS 0b7c…", then "Call 0b7c…").
+  document.addEventListener("htmx:afterSwap", function (event) {
+    const head = document.getElementById("event-head");
+    const title = head && head.getAttribute("data-title");
+    const suffix = document.title.lastIndexOf(" · ");
+    if (event.detail.target.id === "event-facts" && title && suffix > -1) {
+      document.title = title + document.title.slice(suffix);
+    }
   });
 
   // --- "3 minutes ago" ---------------------------------------------------------------------

@@ -10,6 +10,8 @@ from tests.e2e.support import LIVE_SECONDS, POLL_SECONDS, screenshot
 
 # Long enough for the phase change plus a poll that may have just missed it.
 PHASE_TIMEOUT_MS = (LIVE_SECONDS / 3 + 2 * POLL_SECONDS) * 1000
+# As the desk's own error answers: desk.js quotes only plain text.
+PLAIN = "text/plain; charset=utf-8"
 
 
 def _seconds(clock: str) -> int:
@@ -78,7 +80,10 @@ def test_a_failing_poll_says_so_and_the_next_good_answer_clears_it(desk: Page, l
     note = desk.locator("[data-client-stale]")
     expect(note).to_be_hidden()
 
-    desk.route("**/status/**", lambda route: route.fulfill(status=503, body="LeadPing is down"))
+    desk.route(
+        "**/status/**",
+        lambda route: route.fulfill(status=503, content_type=PLAIN, body="LeadPing is down"),
+    )
     expect(note).to_be_visible(timeout=3 * POLL_SECONDS * 1000)
     expect(note).to_contain_text("LeadPing is down")
     # Written as the page writes times: 24-hour, the viewer's zone (UTC here), and since the
@@ -121,7 +126,9 @@ def test_a_failing_polls_note_ends_its_sentence_once(desk: Page, live_event_id: 
     note = desk.locator("[data-client-stale]")
     desk.route(
         "**/status/**",
-        lambda route: route.fulfill(status=404, body="LeadPing has no event with this ID."),
+        lambda route: route.fulfill(
+            status=404, content_type=PLAIN, body="LeadPing has no event with this ID."
+        ),
     )
     expect(note).to_be_visible(timeout=3 * POLL_SECONDS * 1000)
     expect(note).to_contain_text("LeadPing has no event with this ID. ")
@@ -150,3 +157,76 @@ def test_a_new_answer_keeps_the_raw_json_open_and_the_focus_where_it_was(
     expect(desk.locator("#raw-json-panel")).to_have_attribute("open", "")
     expect(desk.get_by_role("button", name="Copy provider message ID")).to_be_visible()
     expect(copy_json).to_be_focused()
+
+
+def test_a_new_answer_keeps_the_focus_on_the_raw_json_box_whose_text_changed(
+    desk: Page, live_event_id: str
+):
+    desk.goto(f"/events/{live_event_id}/")
+    desk.get_by_text("Raw JSON as received").click()
+    box = desk.locator("#raw-json")
+    box.focus()
+    badge = desk.locator("#status-panel .badge")
+    expect(badge).to_have_text("In progress", timeout=PHASE_TIMEOUT_MS)
+    expect(box).to_contain_text('"status": "InProgress"')
+    expect(box).to_be_focused()
+
+
+def test_the_head_and_the_tabs_title_follow_a_new_answer(desk: Page, live_event_id: str):
+    """The head (what the event is, its ID) comes out of band with the new details."""
+
+    def as_a_call(route):
+        answer = route.fetch()
+        body = (
+            answer.text()
+            .replace('"event-heading">SmsSent', '"event-heading">CallPlaced')
+            .replace('data-title="SMS ', 'data-title="Call ')
+        )
+        route.fulfill(response=answer, body=body)
+
+    desk.goto(f"/events/{live_event_id}/")
+    assert desk.title().startswith("SMS live-")
+    desk.route("**/details/", as_a_call)
+    badge = desk.locator("#status-panel .badge")
+    expect(badge).to_have_text("In progress", timeout=PHASE_TIMEOUT_MS)
+    expect(desk.locator("#event-heading")).to_contain_text("CallPlaced")
+    expect(desk).to_have_title(re.compile(r"^Call live-.* · LeadPing Event Desk$"))
+    assert desk.locator("#event-head").count() == 1
+
+
+def test_details_whose_fetch_failed_catch_up_at_a_later_poll(desk: Page, live_event_id: str):
+    failed: list[str] = []
+
+    def fail_once(route):
+        if failed:
+            route.continue_()
+        else:
+            failed.append(route.request.url)
+            route.abort()
+
+    errors: list[str] = []
+    desk.on("pageerror", lambda error: errors.append(str(error)))
+    desk.goto(f"/events/{live_event_id}/")
+    desk.route("**/details/", fail_once)
+    badge = desk.locator("#status-panel .badge")
+    expect(badge).to_have_text("In progress", timeout=PHASE_TIMEOUT_MS)
+    # The next poll answers 204 (nothing new), and the details see they are behind.
+    expect(desk.locator("#raw-json")).to_contain_text(
+        '"status": "InProgress"', timeout=3 * POLL_SECONDS * 1000
+    )
+    assert failed
+    assert errors == []
+
+
+def test_an_html_error_page_is_not_quoted_in_the_note(desk: Page, live_event_id: str):
+    desk.goto(f"/events/{live_event_id}/")
+    desk.route(
+        "**/status/**",
+        lambda route: route.fulfill(
+            status=502, content_type="text/html", body="<!doctype html><h1>Bad gateway</h1>"
+        ),
+    )
+    note = desk.locator("[data-client-stale]")
+    expect(note).to_be_visible(timeout=3 * POLL_SECONDS * 1000)
+    expect(note).to_contain_text("the desk answered 502.")
+    assert "doctype" not in note.inner_text()
