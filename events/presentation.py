@@ -130,8 +130,13 @@ _BOOKKEEPING_STEPS = {"modifiedAt"}
 
 
 def _normalise(value: str) -> str:
-    """Lower-case letters and digits only, so "IN_PROGRESS", "in progress" and "InProgress" meet."""
-    return "".join(char for char in value.casefold() if char.isalnum())
+    """Lower case without blanks, _ and -, so "IN_PROGRESS", "in progress" and "InProgress"
+    meet. Nothing else is dropped: "Completed?" or "Com<zero-width space>pleted" is not a
+    final status, to be cached long and stop the polling."""
+    return _SPELLING.sub("", value.casefold())
+
+
+_SPELLING = re.compile(r"[\s_-]+")
 
 
 def status_badge(status: str | None) -> StatusBadge:
@@ -152,10 +157,14 @@ def status_badge(status: str | None) -> StatusBadge:
 
 # Lifecycle times that contradict a status: a failure time beside "Completed", a delivery
 # time beside "Failed" or "Cancelled".
+_ENDINGS = ("delivered_at", "failed_at", "undeliverable_at", "blocked_at", "canceled_at")
 _CONTRADICTIONS: dict[str, tuple[str, ...]] = {
     "completed": ("failed_at", "undeliverable_at", "blocked_at", "canceled_at"),
     "failed": ("delivered_at",),
     "cancelled": ("delivered_at",),
+    # Still live, yet the lifecycle has an ending: the badge would keep saying "Pending".
+    "pending": _ENDINGS,
+    "in-progress": _ENDINGS,
 }
 
 

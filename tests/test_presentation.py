@@ -615,6 +615,32 @@ def test_a_failed_event_with_a_delivery_time_is_flagged():
     assert "delivered" in status_conflict(detail)
 
 
-@pytest.mark.parametrize("status", ["Completed", "Pending", "InProgress", "Odd", None])
+@pytest.mark.parametrize("status", ["Completed", "Odd", None])
 def test_an_event_whose_status_and_lifecycle_agree_is_not_flagged(status):
     assert status_conflict(event_from("sms_delivered.json", status=status)) is None
+
+
+@pytest.mark.parametrize("status", ["Pending", "InProgress"])
+def test_a_live_event_is_flagged_only_once_its_lifecycle_has_an_ending(status):
+    live = event_from("sms_delivered.json", status=status, deliveredAt=None)
+    assert status_conflict(live) is None
+    delivered = status_conflict(event_from("sms_delivered.json", status=status))
+    assert "but the lifecycle also has delivered" in delivered
+    failed = event_from(
+        "sms_delivered.json", status=status, deliveredAt=None, failedAt="2026-11-26T14:03:00Z"
+    )
+    assert "but the lifecycle also has failed" in status_conflict(failed)
+
+
+@pytest.mark.parametrize("status", ["Completed?", "Com\u200bpleted", "Fa\u0301iled", "Cancelled!"])
+def test_a_status_that_only_looks_final_is_shown_as_received_and_not_final(status):
+    badge = status_badge(status)
+    assert not badge.is_final
+    assert badge.label == status
+
+
+@pytest.mark.parametrize(
+    "status", ["COMPLETED", "in progress", "IN_PROGRESS", "in-progress", " Failed "]
+)
+def test_a_status_in_another_case_or_with_blanks_dashes_or_underscores_is_known(status):
+    assert status_badge(status).label in {"Completed", "In progress", "Failed"}

@@ -546,7 +546,7 @@ def test_a_status_the_lifecycle_contradicts_is_flagged_on_the_page_and_in_the_po
     assert "status says Completed, but the lifecycle also has failed" in page
     poll = staff_client.get(reverse("events:status", args=[SMS_ID]), headers=HTMX)
     assert "status says Completed, but the lifecycle also has failed" in poll.content.decode()
-    lookup_event.return_value = snapshot(status="Pending")
+    lookup_event.return_value = snapshot(status="Pending", deliveredAt=None)
     page = staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
     assert "lifecycle also has" not in page
 
