@@ -353,8 +353,11 @@ def parse_timestamp(text: str) -> datetime | None:
     """An aware UTC datetime from ISO 8601 text (naive means UTC), or None if unreadable."""
     if len(text) > _MAX_TIMESTAMP_LENGTH:
         return None
+    text = text.strip()
+    if text.endswith("z"):  # RFC 3339 allows it; fromisoformat takes only "Z"
+        text = f"{text[:-1]}Z"
     try:
-        parsed = datetime.fromisoformat(text.strip())
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
     if parsed.year not in _PLAUSIBLE_YEARS:

@@ -126,6 +126,9 @@ def test_it_treats_blank_strings_as_absent():
         ("2023-11-07T05:31:56.1234567Z", datetime(2023, 11, 7, 5, 31, 56, 123456, tzinfo=UTC)),
         ("2023-11-07T07:31:56+02:00", datetime(2023, 11, 7, 5, 31, 56, tzinfo=UTC)),
         ("2023-11-07T05:31:56", datetime(2023, 11, 7, 5, 31, 56, tzinfo=UTC)),
+        # RFC 3339 allows lower case.
+        ("2023-11-07t05:31:56z", datetime(2023, 11, 7, 5, 31, 56, tzinfo=UTC)),
+        (" 2023-11-07T05:31:56z ", datetime(2023, 11, 7, 5, 31, 56, tzinfo=UTC)),
         ("0001-01-01T00:00:00", None),
         ("9999-12-31T23:59:59Z", None),
         ("yesterday", None),
