@@ -323,14 +323,19 @@ def _indentation_bytes(value: Any, limit: int) -> int:
     return total
 
 
+_CUT_NOTE_END = "characters; the raw JSON has the whole text]"
+
+
 def cut(text: str, limit: int) -> str:
     """`text`, or its first `limit` characters and a note saying it was cut."""
     if len(text) <= limit:
         return text
-    return (
-        f"{text[:limit]}… [cut at {limit:,} of {len(text):,} characters; "
-        "the raw JSON has the whole text]"
-    )
+    return f"{text[:limit]}… [cut at {limit:,} of {len(text):,} {_CUT_NOTE_END}"
+
+
+def was_cut(text: str) -> bool:
+    """Whether `text` is cut() short: copying it would copy the note, not the value."""
+    return text.endswith(_CUT_NOTE_END)
 
 
 def _moment(payload: Mapping[str, Any], name: str, problems: list[str]) -> Moment | None:

@@ -524,6 +524,16 @@ def test_pages_go_out_gzipped_when_the_browser_accepts_it(staff_client, lookup_e
     assert response["Content-Encoding"] == "gzip"
 
 
+def test_an_id_cut_short_on_the_page_has_no_copy_button(staff_client, lookup_event):
+    # The button would copy "AAAA… [cut at 1,000 of 10,000 characters; …]", not the ID.
+    lookup_event.return_value = snapshot(id="A" * 10_000, leadId="L" * 10_000)
+    html = staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    assert "the raw JSON has the whole text]" in html
+    assert 'data-copy-label="event ID"' not in html
+    assert 'data-copy-label="lead ID"' not in html
+    assert 'data-copy-label="conversation ID"' in html  # not cut: copied as ever
+
+
 def test_a_huge_answer_is_offered_as_a_download_not_laid_out_in_the_page(
     staff_client, lookup_event
 ):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from events.detail import Moment, without_bidi_controls
+from events.detail import Moment, was_cut, without_bidi_controls
 from events.event_ids import is_valid_event_id
 from events.presentation import (
     GENERIC_ICON,
@@ -169,11 +169,17 @@ def _forget_urls(setting: str, **_: object) -> None:
         _asset_url.cache_clear()
 
 
+register.filter("was_cut", was_cut)
+
+
 @register.simple_tag
 def copyable(value: object, label: str) -> SafeString:
-    """{% copyable detail.lead_id "lead ID" %} -> the value as code with a copy button, or —."""
+    """{% copyable detail.lead_id "lead ID" %} -> the value as code with a copy button, or —.
+    A value cut short on the page has no button: it would copy the cut text and its note."""
     if not value:
         return _NONE
+    if was_cut(str(value)):
+        return format_html('<span class="copyable"><code>{}</code></span>', value)
     return format_html(
         '<span class="copyable"><code>{value}</code><button type="button" class="button-copy" '
         'data-copy="{value}" data-copy-label="{label}" aria-label="Copy {label}" '
