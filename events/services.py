@@ -7,6 +7,7 @@ spends a token of a budget shared by all processes, a 429's Retry-After stops ev
 and when LeadPing fails the last good copy is served with its age and the reason.
 """
 
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -51,6 +52,9 @@ class DeskBusy(leadping.UpstreamUnavailable):
 # in tens of milliseconds, slots turn over many times in this; against a slow one, the
 # request gets the last copy or "busy" soon, and its thread is free again.
 SLOT_WAIT_SECONDS = 0.5
+
+# Staff may have LeadPing asked anew (check_again) once the desk's copy is this old.
+CHECK_AGAIN_SECONDS = 30
 
 
 class _WaitingSlots:
@@ -181,6 +185,27 @@ def lookup_event(*, event_id: str) -> EventSnapshot:
         raise DeskUnavailable() from None
     metrics.count_lookup("stale" if snapshot.stale_reason else "found")
     return snapshot
+
+
+def check_again(*, event_id: str) -> float:
+    """Have the next lookup of the event ask LeadPing anew, rather than serve the desk's copy
+    (a final event's is kept for LEADPING_CACHE_FINAL_SECONDS). The copy stays, to be served
+    should LeadPing fail. Returns 0, or the seconds left until the copy is CHECK_AGAIN_SECONDS
+    old: many staff pressing "Check again" at once cost LeadPing one call, not one each."""
+    validate_event_id(event_id)
+    entry = _cached(event_id)
+    if entry is None:
+        return 0.0
+    age = _age_seconds(entry)
+    if age < CHECK_AGAIN_SECONDS:
+        return CHECK_AGAIN_SECONDS - age
+    kept_for = settings.LEADPING_STALE_SECONDS - age
+    if kept_for <= 0:
+        upstream.forget_answer(event_id)
+        return 0.0
+    expired = dataclasses.replace(entry, fresh_until=0.0, stale_reason=None)
+    upstream.mark_not_fresh(event_id, expired, keep_for=kept_for)
+    return 0.0
 
 
 def _lookup_outcome(error: leadping.LeadPingError) -> str:

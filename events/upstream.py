@@ -379,6 +379,15 @@ def forget_answer(name: str) -> None:
     cache.delete_many([key("event", name), key("fresh", name)], version=CACHE_VERSION)
 
 
+def mark_not_fresh(name: str, value: Any, *, keep_for: float) -> None:
+    """Keep an event's answer (`value`, no longer fresh by its own time), to be served should
+    LeadPing fail, but have the next look ask LeadPing. On Redis its freshness mark goes."""
+    if _redis() is None:
+        cache.set(key("event", name), value, timeout=keep_for, version=CACHE_VERSION)
+    else:
+        cache.delete(key("fresh", name), version=CACHE_VERSION)
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 

@@ -156,6 +156,50 @@ def test_an_expired_copy_is_fetched_again(upstream_mock):
     assert not snapshot.from_cache
 
 
+def age(event_id: str, seconds: float) -> None:
+    """Make the cached copy of an event `seconds` older, still fresh."""
+    entry = services._cached(event_id)
+    older = dataclasses.replace(entry, fetched_at=entry.fetched_at - timedelta(seconds=seconds))
+    cache.set(upstream.key("event", event_id), older, version=upstream.CACHE_VERSION)
+
+
+def test_check_again_has_leadping_asked_anew_once_the_copy_is_old_enough(upstream_mock):
+    upstream_mock.get(url(FINAL), json=body(FINAL, "Completed"))
+    services.lookup_event(event_id=FINAL)
+    # Just fetched: not yet. Many staff pressing the link at once cost LeadPing nothing.
+    wait = services.check_again(event_id=FINAL)
+    assert 0 < wait <= services.CHECK_AGAIN_SECONDS
+    assert services.lookup_event(event_id=FINAL).from_cache
+    assert len(upstream_mock.calls) == 1
+
+    age(FINAL, services.CHECK_AGAIN_SECONDS + 1)
+    upstream_mock.replace(responses.GET, url(FINAL), json=body(FINAL, "Failed"))
+    assert services.check_again(event_id=FINAL) == 0
+    again = services.lookup_event(event_id=FINAL)
+    assert not again.from_cache
+    assert again.detail.status == "Failed"
+    assert len(upstream_mock.calls) == 2
+    assert services.lookup_event(event_id=FINAL).from_cache  # and cached again
+
+
+def test_check_again_keeps_the_copy_to_serve_if_leadping_fails(upstream_mock):
+    upstream_mock.get(url(FINAL), json=body(FINAL, "Completed"))
+    first = services.lookup_event(event_id=FINAL)
+    age(FINAL, services.CHECK_AGAIN_SECONDS + 1)
+    upstream_mock.replace(responses.GET, url(FINAL), status=500)
+    assert services.check_again(event_id=FINAL) == 0
+    snapshot = services.lookup_event(event_id=FINAL)
+    assert snapshot.stale_reason
+    assert snapshot.detail == first.detail
+
+
+def test_check_again_of_an_event_the_desk_has_no_copy_of_does_nothing(upstream_mock):
+    assert services.check_again(event_id="evt-never-seen") == 0
+    assert len(upstream_mock.calls) == 0
+    with pytest.raises(InvalidEventId):
+        services.check_again(event_id="not an id")
+
+
 def test_a_missing_event_is_remembered_briefly(upstream_mock):
     upstream_mock.get(url("evt-gone"), status=404)
     for _ in range(3):

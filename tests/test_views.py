@@ -574,6 +574,44 @@ def test_a_busy_desk_says_so_on_the_page_and_to_the_poll(staff_client, lookup_ev
     assert poll.content.decode() == DeskBusy.message
 
 
+# --- check again ------------------------------------------------------------------------
+
+
+def test_a_final_events_panel_links_to_check_again_and_a_live_ones_does_not(
+    staff_client, lookup_event
+):
+    link = f'<a href="/events/{SMS_ID}/?check=again">Check again</a>'
+    lookup_event.return_value = snapshot(status="Completed")
+    assert link in staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    lookup_event.return_value = snapshot(status="Pending", deliveredAt=None)
+    assert link not in staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+
+
+def test_check_again_asks_anew_then_shows_the_permalink_without_the_query(
+    staff_client, lookup_event
+):
+    with mock.patch("events.services.check_again", return_value=0.0) as check_again:
+        response = staff_client.get(reverse("events:detail", args=[SMS_ID]), {"check": "again"})
+    check_again.assert_called_once_with(event_id=SMS_ID)
+    assert response.status_code == 302
+    assert response["Location"] == f"/events/{SMS_ID}/"  # a reload does not ask again
+    lookup_event.assert_not_called()
+
+
+def test_check_again_too_soon_says_when_it_can(staff_client, lookup_event):
+    with mock.patch("events.services.check_again", return_value=12.3):
+        response = staff_client.get(
+            reverse("events:detail", args=[SMS_ID]), {"check": "again"}, follow=True
+        )
+    html = response.content.decode()
+    assert "less than 30 seconds ago; you can check again in 13 s." in html
+
+
+def test_check_again_of_an_invalid_id_is_the_permalinks_400(staff_client, lookup_event):
+    response = staff_client.get("/events/not%20an%20id/", {"check": "again"}, follow=True)
+    assert response.status_code == 400
+
+
 # --- the details, refreshed when a poll brings a new answer -------------------------------
 
 

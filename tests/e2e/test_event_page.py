@@ -61,6 +61,17 @@ def test_a_completed_sms_shows_its_lifecycle_up_to_delivery(desk: Page):
     )
 
 
+def test_check_again_on_a_final_event_says_when_the_desk_last_asked(desk: Page):
+    desk.goto(f"/events/{COMPLETED_SMS}/")
+    desk.get_by_role("link", name="Check again").click()
+    # Just fetched: the desk does not ask again yet, and says when it will.
+    expect(desk).to_have_url(re.compile(rf"/events/{COMPLETED_SMS}/$"))
+    expect(desk.locator(".messages")).to_contain_text(
+        re.compile(r"less than 30 seconds ago; you can check again in \d+ s\.")
+    )
+    expect(desk.locator("#status-panel .badge")).to_have_text("Completed")
+
+
 def test_times_say_how_long_ago_they_were_in_the_browser(desk: Page):
     desk.goto(f"/events/{COMPLETED_SMS}/")
 
