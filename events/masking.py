@@ -9,6 +9,7 @@ could not be read), so every one is scanned; the numbers fields are masked whole
 import dataclasses
 import functools
 import re
+import unicodedata
 from typing import Any
 
 import phonenumbers
@@ -44,21 +45,48 @@ def mask_number(value: str) -> str:
 # every run of 7 or more digits, IDs and dates too: over-masking rather than leaking.
 MATCHER_BUDGET = 20_000
 _DIGIT = re.compile(r"\d")
-# What people and tools put between a number's digits: blanks (no-break ones too),
-# ( ) . - / , : _ · and the Unicode dashes and minus sign.
-_SEPARATOR = r"[\s().\-/,:_\u00b7\u2010-\u2015\u2027\u2212]"
+# What people and tools put between a number's digits: blanks (a run of them, no-break ones
+# too, or "%20" in a link), ( ) . - / _ | ; · ・ and the Unicode dashes and minus sign. Not
+# "," or ":", which group amounts and times ("$50,827,072.31", "06:18:41").
+_SEPARATOR = r"(?:\s++|%20|[().\-/_|;\u00b7\u2010-\u2015\u2027\u2212\u30fb])"
 _DIGIT_RUN = re.compile(rf"\+?\d(?:{_SEPARATOR}{{0,3}}\d){{6,}}")
 # The same, not part of a longer run of digits: in "ID14155550124" or "Call+14155550123now"
-# phonenumbers' matcher sees one word, not a number.
-_RUN_IN_A_WORD = re.compile(rf"(?<!\d)\+?\d(?:{_SEPARATOR}{{0,3}}\d){{6,}}(?!\d)")
+# phonenumbers' matcher sees one word, not a number. Nor a part of a time: in
+# "2026-11-28 20:27:59", "2026-11-28 20" would read as a number of Washington, DC.
+_RUN_IN_A_WORD = re.compile(rf"(?<!\d)(?<!\d:)\+?\d(?:{_SEPARATOR}{{0,3}}\d){{6,}}(?!\d|:\d)")
+# A match the matcher finds inside a time ("26.08.2020 01" of "26.08.2020 01:15:26").
+_TIME_AROUND = (re.compile(r"\d:$"), re.compile(r"^:\d"))
+# An IPv4 address or a version ("218.4.184.194", "48.864.357.287"): no group of four digits,
+# as the last of a number has.
+_DOTTED = re.compile(r"\d{1,3}(?:\.\d{1,3}){3,}")
 _SEPARATORS = re.compile(f"{_SEPARATOR}+")
-# Invisible next to a digit, where they only hide a number from both ways of finding it:
-# format characters (direction marks, zero-width joiners, the soft hyphen…), combining marks
-# and variation selectors ("4\u200e15", "4\u030115"). Left out before masking.
-_INVISIBLE = (
-    "\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff"
-    "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe00-\ufe0f\ufe20-\ufe2f"
-)
+
+
+def _invisible_characters() -> str:
+    """A regex class body: the characters that hide between digits without showing. Format
+    characters (direction marks, zero-width joiners, the soft hyphen, tags), combining and
+    enclosing marks, variation selectors, blank fillers, and U+FFFD (what the page shows a
+    direction mark as: it is replaced before masking)."""
+    points = [
+        code for code in range(0x10000) if unicodedata.category(chr(code)) in {"Cf", "Mn", "Me"}
+    ]
+    points += [*range(0xE0000, 0xE0080), *range(0xE0100, 0xE01F0), *range(0x1D173, 0x1D17B)]
+    points += [0x115F, 0x1160, 0x2800, 0x3164, 0xFFA0, 0xFFFD]
+    ranges: list[list[int]] = []
+    for code in sorted(set(points)):
+        if ranges and code == ranges[-1][1] + 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "".join(
+        re.escape(chr(first)) + (f"-{re.escape(chr(last))}" if last > first else "")
+        for first, last in ranges
+    )
+
+
+# Invisible next to a digit, where they only hide a number from both ways of finding it
+# ("4\u200e15", "4\u030115"): left out before masking.
+_INVISIBLE = _invisible_characters()
 _INVISIBLE_BY_A_DIGIT = re.compile(f"(?<=\\d)[{_INVISIBLE}]+|[{_INVISIBLE}]+(?=[+\\d])")
 
 
@@ -82,6 +110,11 @@ class _Masker:
         except Exception:
             return _DIGIT_RUN.sub(_masked_match, text)
         for match in reversed(matches):
+            before, after = text[max(0, match.start - 2) : match.start], text[match.end :][:2]
+            if _TIME_AROUND[0].search(before) or _TIME_AROUND[1].match(after):
+                continue
+            if _DOTTED.fullmatch(match.raw_string):
+                continue
             text = text[: match.start] + mask_number(match.raw_string) + text[match.end :]
         return _RUN_IN_A_WORD.sub(self._masked_if_a_number, text)
 
@@ -90,12 +123,12 @@ class _Masker:
         international 00 prefix, too): "ID14155550124", "0044 20 7946 0958". Not inside a
         GUID or long hexadecimal ID (a GUID's "84441602-85b4…" holds "844 416 0285")."""
         run = match.group()
-        if _inside_a_hex_id(match):
+        if _inside_a_hex_id(match) or _DOTTED.fullmatch(run):
             return run
         # The whole run, then what follows each separator: in "Attempt 3 415 555 0123" the
         # number starts after the first blank.
         for start in (0, *(separators.end() for separators in _SEPARATORS.finditer(run))):
-            digits = "".join(ch for ch in run[start:] if ch.isdigit())
+            digits = "".join(ch for ch in run[start:].replace("%20", " ") if ch.isdigit())
             for candidate in (digits, digits[2:] if digits.startswith("00") else ""):
                 if candidate and is_phone_number_digits(candidate, self.region):
                     return run[:start] + mask_number(run[start:])

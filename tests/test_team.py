@@ -124,10 +124,11 @@ def test_masking_covers_numbers_in_every_field_the_page_shows(masked_client, loo
         ("Attempt 3 415 555 0123", "Attempt 3 •••0123"),
         ("Room 101 212 555 0199 today", "Room 101 •••0199 today"),
         # Other separators, and a number run on from a hexadecimal ID.
-        ("415,555,0123", "•••0123"),
         ("415·555·0123", "•••0123"),
-        ("415:555:0123", "•••0123"),
         ("415_555_0123", "•••0123"),
+        ("415|555|0123", "•••0123"),
+        ("+1 415     555     0123", "•••0123"),  # a run of blanks
+        ("https://wa.example/?to=%2B1%20415%20555%200123", "https://wa.example/?to=%2B•••0123"),
         ("ref a1b2c3d4e5f6a7b8-4155550123", "ref a1b2c3d4e5f6a7b8-•••0123"),
     ],
 )
@@ -143,6 +144,9 @@ def test_numbers_glued_to_words_or_written_internationally_are_masked(text, mask
         "\u2066",  # left-to-right isolate
         "\u0301",  # a combining accent on each digit
         "\ufe0f",  # a variation selector
+        "\u3164",  # a Hangul filler: shows as a blank
+        "\U000e0020",  # a tag space
+        "\ufffd",  # what a direction mark is shown as: replaced before masking
     ],
 )
 def test_invisible_characters_between_digits_do_not_hide_a_number(hidden):
@@ -160,6 +164,18 @@ def test_invisible_characters_between_digits_do_not_hide_a_number(hidden):
         "evt_84441602-85b4-4cb4-85d6-e626770e5d29",  # a GUID behind a prefix
         "SM84441602855b4cb485d6e626770e5d29",  # a provider's SID: letters and hex
         "total 1,234,567,890 USD",
+        # Amounts and times: "," and ":" are no separators of a number.
+        "Charged $50,827,072.31 at 11/04/2022 06:18:41",
+        "created 2023-11-07T05:31:56.262768Z and 2023-11-07T05:31:56.2627681Z",
+        "window 12:35:33-12:56:04",
+        "1.234.567,89 EUR",
+        "Nov 7, 2023 5:31:56 AM",
+        "at 2026-11-28 20:27:59",
+        "26.08.2020 01:15:26",
+        "at 04:57:49.774658",
+        # Dotted quads: IPv4 addresses and versions.
+        "from 218.4.184.194",
+        "app 48.864.357.287",
     ],
 )
 def test_ids_and_dates_holding_long_digit_runs_are_left_alone(text):
