@@ -255,8 +255,10 @@ def _visible_detail(
 
 # Masking runs phonenumbers' matcher over every string of the event; the same event is
 # masked once per process, not once per page view and poll (EventDetail is immutable).
-# Large answers (up to megabytes) are remembered apart, only a few: memory stays bounded.
-_LARGE_JSON = 64_000
+# Larger answers (up to megabytes) are remembered apart, only a few: each entry also holds
+# the unmasked copy, and a character of emoji takes 4 bytes, so 256 entries of up to 16,000
+# characters are at most some tens of MB.
+_LARGE_JSON = 16_000
 
 
 def _mask(detail: EventDetail, region: str, requested_id: str) -> EventDetail:

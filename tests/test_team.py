@@ -231,8 +231,8 @@ def test_a_huge_answer_is_masked_within_the_matchers_budget(masked_client, looku
 def test_few_large_answers_are_kept_masked_in_memory(masked_client, lookup_event):
     views._masked_large.cache_clear()
     for n in range(6):
-        # Over 64 KB of JSON: a megabyte answer masked is megabytes more per process.
-        lookup_event.return_value = snapshot(description=f"{n} call +1 415 555 0123 " * 3000)
+        # Over 16,000 characters of JSON: a megabyte answer masked is megabytes more.
+        lookup_event.return_value = snapshot(description=f"{n} call +1 415 555 0123 " * 800)
         page = masked_client.get(reverse("events:detail", args=[SMS_ID]))
         assert "•••0123" in page.content.decode()
     assert views._masked_large.cache_info().currsize == 4
