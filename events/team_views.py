@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from events.access import AUDIT_PERMISSION, desk_staff_required
-from events.audit import filtered_audit, visible_rows
+from events.audit import audit_for, filtered_audit, visible_rows
 from events.detail import without_bidi_controls
 from events.forms import AuditFilterForm, PreferencesForm
 from events.middleware import remember_preferences
@@ -44,7 +44,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     rows = LookupAudit.objects.none()
     if form.is_bound and form.is_valid():
-        rows = filtered_audit(**form.filters())
+        rows = audit_for(request.user, **form.filters())
     elif not form.is_bound:
         rows = filtered_audit()
     page = Paginator(rows, _PAGE_SIZE).get_page(request.GET.get("page"))
@@ -72,10 +72,11 @@ def audit_export(request: HttpRequest) -> HttpResponse:
         return HttpResponse(
             "Invalid filters.", status=400, content_type="text/plain; charset=utf-8"
         )
-    rows = filtered_audit(**form.filters()) if form.is_bound else filtered_audit()
+    filters = form.filters() if form.is_bound else {}
+    rows = audit_for(request.user, every_row=True, **filters)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     return StreamingHttpResponse(
-        _csv_lines(visible_rows(request.user, rows.iterator(chunk_size=1000))),
+        _csv_lines(visible_rows(request.user, rows)),
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="lookup-audit-{stamp}.csv"'},
     )

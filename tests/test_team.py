@@ -808,6 +808,37 @@ def test_the_audit_page_and_export_mask_numbers_for_viewers_without_the_permissi
         assert "•••0124" in text
 
 
+def test_the_audit_filter_does_not_tell_a_masked_viewer_the_hidden_digits(
+    masked_auditor_client, team_admin
+):
+    for event_id in ("1-415-555-0123", "evt_4155"):
+        LookupAudit.objects.create(
+            username="sam", event_id=event_id, kind="page", outcome="found", at=timezone.now()
+        )
+
+    def found(client, event_id: str) -> list[str]:
+        query = {"event_id": event_id}
+        page = client.get(reverse("events:audit"), query).content.decode()
+        export = client.get(reverse("events:audit_export"), query)
+        csv_text = b"".join(export.streaming_content).decode()
+        return [
+            shown
+            for shown in ("•••0123", "1-415-555-0123", "evt_4155")
+            if shown in page and shown in csv_text
+        ]
+
+    # Digits hidden by the mask match nothing, right guess or wrong: no oracle.
+    assert found(masked_auditor_client, "1-415-555") == []
+    assert found(masked_auditor_client, "1-415-556") == []
+    # What the viewer sees still matches, and so does an ID that holds no number.
+    assert found(masked_auditor_client, "0123") == ["•••0123"]
+    assert found(masked_auditor_client, "EVT_41") == ["evt_4155"]
+    # With the permission, the IDs as typed.
+    admin_client = Client()
+    admin_client.force_login(team_admin)
+    assert found(admin_client, "1-415-555") == ["1-415-555-0123"]
+
+
 def test_the_admin_s_audit_rows_are_for_those_who_may_see_full_numbers(client, django_user_model):
     user = django_user_model.objects.create_user("ana", password="x", is_staff=True)
     for codename in ("lookup_event", "view_lookupaudit"):
