@@ -56,6 +56,13 @@ def _live_event_not_refreshed(page: Page) -> None:
     page.evaluate("document.getElementById('status-panel').classList.add('is-client-stale')")
 
 
+def _checked_again_too_soon(page: Page) -> None:
+    """A message of the messages framework above the page ("you can check again in 30 s")."""
+    page.goto(f"/events/{COMPLETED_SMS}/")
+    page.get_by_role("link", name="Check again").click()
+    expect(page.locator(".messages")).to_be_visible()
+
+
 # name -> (who is looking, how to get there)
 PAGE_STATES: dict[str, tuple[str, Callable[[Page], None]]] = {
     "login": ("anonymous", _go("/accounts/login/")),
@@ -70,6 +77,7 @@ PAGE_STATES: dict[str, tuple[str, Callable[[Page], None]]] = {
     "event-live": ("staff", _live_event),
     "event-live-not-refreshed": ("staff", _live_event_not_refreshed),
     "event-raw-json": ("staff", _raw_json_open),
+    "event-with-message": ("staff", _checked_again_too_soon),
     "error-not-found": ("staff", _go(f"/events/{UNKNOWN_GUID}/")),
     "error-invalid-id": ("staff", _go("/events/-not-an-id-/")),
     "error-rate-limited": ("staff", _go("/events/sandbox-429/")),
