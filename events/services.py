@@ -199,6 +199,13 @@ def check_again(*, event_id: str) -> float:
     age = _age_seconds(entry)
     if age < CHECK_AGAIN_SECONDS:
         return CHECK_AGAIN_SECONDS - age
+    # Once per CHECK_AGAIN_SECONDS whatever LeadPing answered: while it fails, the copy
+    # stays as old as it was, and each press would cost a call (and its retries).
+    asked, version = upstream.key("check-again", event_id), upstream.CACHE_VERSION
+    if not cache.add(asked, time.time(), timeout=CHECK_AGAIN_SECONDS, version=version):
+        since = cache.get(asked, version=version)
+        since = since if isinstance(since, float) else time.time()
+        return max(1.0, CHECK_AGAIN_SECONDS - (time.time() - since))
     kept_for = settings.LEADPING_STALE_SECONDS - age
     if kept_for <= 0:
         upstream.forget_answer(event_id)
@@ -423,9 +430,10 @@ def _fresh_seconds(detail: EventDetail, *, unchanged_for: float) -> float:
 
 
 def _hold_stale(event_id: str, stale: _Entry | None, reason: str | None) -> None:
-    """After a failed call, serve the last good copy as the answer for one refresh interval:
-    otherwise every request that follows (each viewer's poll) calls the failing LeadPing
-    again, and a broken upstream is called as often as the budget allows."""
+    """After a failed call, serve the last good copy as the answer for one refresh interval
+    (a final event's: CHECK_AGAIN_SECONDS): otherwise every request that follows (each
+    viewer's poll) calls the failing LeadPing again, and a broken upstream is called as often
+    as the budget allows."""
     if stale is None or reason is None:
         return
     age = max(0.0, (timezone.now() - stale.fetched_at).total_seconds())
@@ -433,7 +441,10 @@ def _hold_stale(event_id: str, stale: _Entry | None, reason: str | None) -> None
     if kept_for <= 0:
         # Older than LEADPING_STALE_SECONDS: no longer kept to show, so not held either.
         return
-    hold_for = min(settings.LEADPING_CACHE_LIVE_SECONDS, kept_for)
+    # A final event is asked again at most as often as staff may "Check again" it.
+    final = is_final_status(stale.detail.status)
+    every = CHECK_AGAIN_SECONDS if final else settings.LEADPING_CACHE_LIVE_SECONDS
+    hold_for = min(every, kept_for)
     held = _Entry(
         detail=stale.detail,
         fetched_at=stale.fetched_at,

@@ -193,6 +193,36 @@ def test_check_again_keeps_the_copy_to_serve_if_leadping_fails(upstream_mock):
     assert snapshot.detail == first.detail
 
 
+def test_check_again_while_leadping_fails_asks_once_per_interval_not_per_press(upstream_mock):
+    upstream_mock.get(url(FINAL), json=body(FINAL, "Completed"))
+    first = services.lookup_event(event_id=FINAL)
+    age(FINAL, services.CHECK_AGAIN_SECONDS + 1)
+    upstream_mock.replace(responses.GET, url(FINAL), status=500)
+    assert services.check_again(event_id=FINAL) == 0
+    assert services.lookup_event(event_id=FINAL).stale_reason
+    calls = len(upstream_mock.calls)
+    # The copy is as old as it was, but the desk asked a moment ago: not again yet.
+    for _ in range(5):
+        assert 0 < services.check_again(event_id=FINAL) <= services.CHECK_AGAIN_SECONDS
+        snapshot = services.lookup_event(event_id=FINAL)
+        assert snapshot.detail == first.detail
+    assert len(upstream_mock.calls) == calls
+
+
+def test_a_final_events_copy_is_held_for_the_check_again_interval_after_a_failure(
+    upstream_mock, settings
+):
+    settings.LEADPING_CACHE_LIVE_SECONDS = 2
+    upstream_mock.get(url(FINAL), json=body(FINAL, "Completed"))
+    services.lookup_event(event_id=FINAL)
+    expire(FINAL)
+    upstream_mock.replace(responses.GET, url(FINAL), status=500)
+    services.lookup_event(event_id=FINAL)
+    held = services._cached(FINAL)
+    assert held.stale_reason
+    assert held.fresh_until - time.time() == pytest.approx(services.CHECK_AGAIN_SECONDS, abs=2)
+
+
 def test_check_again_of_an_event_the_desk_has_no_copy_of_does_nothing(upstream_mock):
     assert services.check_again(event_id="evt-never-seen") == 0
     assert len(upstream_mock.calls) == 0
