@@ -580,7 +580,7 @@ def test_a_busy_desk_says_so_on_the_page_and_to_the_poll(staff_client, lookup_ev
 def test_a_final_events_panel_links_to_check_again_and_a_live_ones_does_not(
     staff_client, lookup_event
 ):
-    link = f'<a href="/events/{SMS_ID}/?check=again">Check again</a>'
+    link = '<a href="?check=again">Check again</a>'
     lookup_event.return_value = snapshot(status="Completed")
     assert link in staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
     lookup_event.return_value = snapshot(status="Pending", deliveredAt=None)
@@ -637,10 +637,8 @@ def test_the_details_fragment_brings_the_pages_head_out_of_band(staff_client, lo
     )
     html = staff_client.get(reverse("events:facts", args=[SMS_ID]), headers=HTMX).content.decode()
     head = html[html.index('<header id="event-head"') :]
-    opening = head.split(">", 1)[0]
-    assert 'class="event-head" data-title="Call someone-else-99"' in opening
-    assert 'hx-swap-oob="true"' in opening
-    assert '<h1 id="event-heading">CallPlaced' in head
+    assert 'hx-swap-oob="true"' in head.split(">", 1)[0]
+    assert '<h1 id="event-heading" data-title="Call someone-else-99">CallPlaced' in head
     assert "LeadPing answered for <code>someone-else-99</code> when asked for" in head
     # The page itself has the head once, in place, not out of band.
     page = staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()

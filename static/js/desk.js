@@ -258,8 +258,8 @@
   });
   // The tab's title names the event as the head now does ("SMS 0b7c…", then "Call 0b7c…").
   document.addEventListener("htmx:afterSwap", function (event) {
-    const head = document.getElementById("event-head");
-    const title = head && head.getAttribute("data-title");
+    const heading = document.getElementById("event-heading");
+    const title = heading && heading.getAttribute("data-title");
     const suffix = document.title.lastIndexOf(" · ");
     if (event.detail.target.id === "event-facts" && title && suffix > -1) {
       document.title = title + document.title.slice(suffix);

@@ -177,10 +177,10 @@ def test_the_head_and_the_tabs_title_follow_a_new_answer(desk: Page, live_event_
 
     def as_a_call(route):
         answer = route.fetch()
-        body = (
-            answer.text()
-            .replace('"event-heading">SmsSent', '"event-heading">CallPlaced')
-            .replace('data-title="SMS ', 'data-title="Call ')
+        body = re.sub(
+            r'(id="event-heading" data-title=")SMS ([^"]*">)SmsSent',
+            r"\1Call \2CallPlaced",
+            answer.text(),
         )
         route.fulfill(response=answer, body=body)
 
