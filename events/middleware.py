@@ -56,12 +56,15 @@ def _admin_prefix() -> str:
     return reverse("admin:index")
 
 
-class AdminNulGuardMiddleware:
-    """A 400 for an admin URL whose query string holds a NUL character.
+class AdminQueryGuardMiddleware:
+    """A 400 for an admin URL whose query string Django's admin would turn into a 500.
 
-    The admin puts its filter and search values straight into queries, and PostgreSQL
-    refuses NUL in text: `?outcome__exact=%00` was a 500. The desk's own pages take NUL and
-    keep it as U+FFFD (the audit trail records what was typed), so only the admin is guarded.
+    - A NUL character: the admin puts its filter and search values straight into queries,
+      and PostgreSQL refuses NUL in text (`?outcome__exact=%00`). The desk's own pages take
+      NUL and keep it as U+FFFD (the audit trail records what was typed).
+    - A date drill-down out of range (`?at__year=9999`, `?at__year=99999999999`): Django's
+      ChangeList catches only the ValueError of a bad date, not the OverflowError of a huge
+      number, nor the year after 9999 it computes as the end of the range.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -69,15 +72,31 @@ class AdminNulGuardMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         query = request.META.get("QUERY_STRING", "")
+        if not query or not request.path.startswith(_admin_prefix()):
+            return self.get_response(request)
         if ("%00" in query or "\x00" in query) and self._has_nul(request):
             raise BadRequest("NUL character in an admin query string")
+        if "__year=" in query or "__month=" in query or "__day=" in query:
+            for key, values in request.GET.lists():
+                bounds = _DATE_PARTS.get(key.rpartition("__")[2])
+                if bounds and not all(_within(value, bounds) for value in values):
+                    raise BadRequest("Date out of range in an admin query string")
         return self.get_response(request)
 
     @staticmethod
     def _has_nul(request: HttpRequest) -> bool:
-        return request.path.startswith(_admin_prefix()) and any(
+        return any(
             "\x00" in key or "\x00" in "".join(values) for key, values in request.GET.lists()
         )
+
+
+# The date parts of the admin's date_hierarchy drill-down, and the values it can compute
+# a range from (the year after the last must exist too).
+_DATE_PARTS = {"year": (1, 9998), "month": (1, 12), "day": (1, 31)}
+
+
+def _within(value: str, bounds: tuple[int, int]) -> bool:
+    return value.isascii() and value.isdigit() and bounds[0] <= int(value) <= bounds[1]
 
 
 def remember_preferences(request: HttpRequest, preferences: object | None) -> None:

@@ -83,7 +83,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "events.middleware.PreferencesMiddleware",
-    "events.middleware.AdminNulGuardMiddleware",
+    "events.middleware.AdminQueryGuardMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]

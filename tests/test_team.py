@@ -484,6 +484,27 @@ def test_a_nul_in_an_admin_filter_is_a_400_not_a_database_error(team_admin_clien
     assert team_admin_client.get(reverse("admin:auth_user_changelist"), query).status_code == 400
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"at__year": "9999"},  # the drill-down's end would be year 10000
+        {"at__year": "99999999999"},  # OverflowError, which Django's ChangeList lets out
+        {"at__year": "2026", "at__month": "99999999999"},
+        {"at__year": "2026", "at__month": "11", "at__day": "32"},
+        {"at__year": "٢٠٢٦"},  # Arabic-Indic digits: isdigit, but no year for a query
+    ],
+)
+def test_a_date_drill_down_out_of_range_is_a_400_not_a_500(team_admin_client, query):
+    response = team_admin_client.get(reverse("admin:events_lookupaudit_changelist"), query)
+    assert response.status_code == 400
+
+
+def test_a_date_drill_down_in_range_still_works(team_admin_client, audit_rows):
+    url = reverse("admin:events_lookupaudit_changelist")
+    query = {"at__year": "2026", "at__month": "11", "at__day": "28"}
+    assert team_admin_client.get(url, query).status_code == 200
+
+
 def test_the_desk_s_own_audit_page_still_says_what_was_wrong_with_a_nul(team_admin_client):
     response = team_admin_client.get(reverse("events:audit"), {"outcome": "\x00"})
     assert response.status_code == 400
