@@ -22,9 +22,13 @@ _GUID = re.compile(
     r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
 )
 _URL = re.compile(r"https?://\S+|/events/\S+", re.IGNORECASE)
-# A word of an ID's characters that is not part of a longer word ("nement-1" in
-# "évènement-1" is not one), nor the tail of a percent-escape ("2fadmin" in "..%2fadmin").
-_WORD = re.compile(r"(?<![\w%])[A-Za-z0-9][A-Za-z0-9._:-]*(?!\w)")
+# A word of an ID's characters that is not part of a longer word, nor the tail of a
+# percent-escape ("2fadmin" in "..%2fadmin"). Longer words count letters beyond ASCII and
+# combining marks, and go on past "-", "." and ":": neither "1234x" of "évènement-1234x",
+# nor "4f2d-…" of a GUID with a Cyrillic e (U+0435) in it, nor its head before a Cyrillic o
+# (U+043E) at its end (the possessive * does not give characters back to end before one).
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_WORD = re.compile(rf"(?<![\w%{_MARKS}])(?<!\w[.:-])[A-Za-z0-9][A-Za-z0-9._:-]*+(?![\w{_MARKS}])")
 # Words of a ticket that look like IDs but are times or dates: "10:30", "2024-05-01",
 # "27.11.2026", "2024-05-01T10:30:00Z".
 _TIME_OR_DATE = re.compile(

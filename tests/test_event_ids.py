@@ -113,8 +113,14 @@ def test_more_than_one_possible_id_are_named():
     [
         # Part of an accented word.
         "évènement-1",
+        "évènement-1234x",
         "Ereignis-ä12b",
         "naïve1234",
+        "abc\u0301d1234",  # after a combining accent
+        # Part of a GUID with a look-alike letter (Cyrillic e, o) in it: not its tail after
+        # the letter, nor its head before it.
+        "0b7c6a1\u0435-4f2d-4c8e-9a51-3d2e8f6b1c70",
+        "0b7c6a1e-4f2d-4c8e-9a51-3d2e8f6b1c7\u043e",
         # The tail of a percent-escape.
         "..%2f..%2fadmin",
         "see%20evt42x",
