@@ -252,6 +252,18 @@ def _masked_match(match: re.Match[str]) -> str:
 def mask_text(text: str, *, region: str) -> str:
     """`text` (a message from LeadPing, a status kept in the audit trail) with its phone
     numbers showing only their last four digits."""
+    if len(text) <= _REMEMBERED_TEXT_LENGTH:
+        return _masked_text(text, region)
+    return _Masker(region).text(text)
+
+
+# The audit trail shows the same IDs and statuses page after page, each masked anew by
+# phonenumbers' matcher (a millisecond for a sentence): short texts are remembered.
+_REMEMBERED_TEXT_LENGTH = 1000
+
+
+@functools.lru_cache(maxsize=8192)
+def _masked_text(text: str, region: str) -> str:
     return _Masker(region).text(text)
 
 

@@ -860,6 +860,18 @@ def test_the_audit_filter_does_not_tell_a_masked_viewer_the_hidden_digits(
     assert found(admin_client, "1-415-555") == ["1-415-555-0123"]
 
 
+def test_short_texts_are_masked_once_a_process():
+    text = f"Bounced by +1 415 555 0124 at {timezone.now()}"  # not masked before
+    with mock.patch.object(
+        phonenumbers, "PhoneNumberMatcher", wraps=phonenumbers.PhoneNumberMatcher
+    ) as matcher:
+        first = masking.mask_text(text, region="US")
+        again = masking.mask_text(text, region="US")
+    assert first == again
+    assert "•••0124" in first
+    assert matcher.call_count == 1
+
+
 def test_the_admin_s_audit_rows_are_for_those_who_may_see_full_numbers(client, django_user_model):
     user = django_user_model.objects.create_user("ana", password="x", is_staff=True)
     for codename in ("lookup_event", "view_lookupaudit"):
