@@ -49,7 +49,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         rows = filtered_audit()
     page = Paginator(rows, _PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = list(visible_rows(request.user, page.object_list))
-    query = request.GET.copy()
+    query = form.data.copy() if form.is_bound else request.GET.copy()  # the key redacted
     query.pop("page", None)
     context = {
         "form": form,

@@ -98,7 +98,7 @@ def lookup(request: HttpRequest) -> HttpResponse:
 @desk_staff_required
 def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
     """The permalink: everything LeadPing knows about one event."""
-    if request.GET.get("check") == "again":
+    if request.GET.get("check") == "again" and is_valid_event_id(event_id):
         return _check_again(request, event_id)
     snapshot = _audited_lookup(request, event_id, LookupAudit.Kind.PAGE)
     if isinstance(snapshot, HttpResponse):
@@ -114,18 +114,17 @@ def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
 def _check_again(request: HttpRequest, event_id: str) -> HttpResponse:
     """?check=again (the final status panel's link): LeadPing is asked anew by the permalink
     it redirects to, without the query, so that a reload does not ask again."""
-    if is_valid_event_id(event_id):
-        try:
-            wait = services.check_again(event_id=event_id)
-        except RedisError:
-            wait = 0.0  # the permalink says what is wrong
-        if wait:
-            messages.info(
-                request,
-                f"The desk asked LeadPing about this event less than "
-                f"{services.CHECK_AGAIN_SECONDS} seconds ago; you can check again in "
-                f"{math.ceil(wait)} s.",
-            )
+    try:
+        wait = services.check_again(event_id=event_id)
+    except RedisError:
+        wait = 0.0  # the permalink says what is wrong
+    if wait:
+        messages.info(
+            request,
+            f"The desk asked LeadPing about this event less than "
+            f"{services.CHECK_AGAIN_SECONDS} seconds ago; you can check again in "
+            f"{math.ceil(wait)} s.",
+        )
     return redirect("events:detail", event_id=event_id)
 
 

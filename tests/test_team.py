@@ -21,7 +21,7 @@ from django.utils import timezone
 from events import leadping, masking, views
 from events.models import AppendOnlyError, LookupAudit, Preferences
 from events.services import EventSnapshot
-from tests.conftest import event_from, role
+from tests.conftest import TEST_API_KEY, event_from, role
 
 pytestmark = pytest.mark.django_db
 
@@ -858,6 +858,19 @@ def test_the_audit_filter_does_not_tell_a_masked_viewer_the_hidden_digits(
     admin_client = Client()
     admin_client.force_login(team_admin)
     assert found(admin_client, "1-415-555") == ["1-415-555-0123"]
+
+
+def test_the_api_key_as_an_audit_filter_is_not_shown_back_and_finds_redacted_rows(
+    team_admin_client,
+):
+    LookupAudit.objects.create(
+        username="sam", event_id="[redacted]", kind="search", outcome="invalid_id"
+    )
+    response = team_admin_client.get(reverse("events:audit"), {"event_id": TEST_API_KEY})
+    html = response.content.decode()
+    assert TEST_API_KEY not in html
+    assert 'value="[redacted]"' in html
+    assert "<td>sam</td>" in html
 
 
 def test_short_texts_are_masked_once_a_process():
