@@ -32,18 +32,25 @@ SHORT_TEXT_LIMIT = 1_000
 _FREE_TEXT_FIELDS = frozenset({"summary", "description", "status_reason"})
 
 # Bidirectional embeddings, overrides and isolates reorder the text around them: with
-# U+202E, "invoice-\u202etxt.exe" reads as "invoice-exe.txt". In the fields they become
+# U+202E, "invoice-\u202etxt.exe" reads as "invoice-exe.txt". Control characters (but tab
+# and line breaks) show as nothing in a page, yet a copy button would put them on the
+# clipboard ("\x1b[2J" clears a terminal it is pasted into). In the fields they all become
 # U+FFFD, visibly; in the JSON, the escape that JSON itself would use (same value).
 _BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-_BIDI_IN_TEXT = str.maketrans(dict.fromkeys(_BIDI_CONTROLS, "\ufffd"))
-_BIDI_IN_JSON = str.maketrans({char: f"\\u{ord(char):04x}" for char in _BIDI_CONTROLS})
+_C0_CONTROLS = "".join(chr(code) for code in range(0x20) if chr(code) not in "\t\n\r")
+_C1_CONTROLS = "".join(chr(code) for code in range(0x7F, 0xA0))  # and DEL
+_BIDI_IN_TEXT = str.maketrans(dict.fromkeys(_BIDI_CONTROLS + _C0_CONTROLS + _C1_CONTROLS, "\ufffd"))
+# json.dumps escapes C0 controls itself.
+_UNESCAPED_IN_JSON = _BIDI_CONTROLS + _C1_CONTROLS
+_BIDI_IN_JSON = str.maketrans({char: f"\\u{ord(char):04x}" for char in _UNESCAPED_IN_JSON})
 # str.translate reads a text that is not all ASCII at a quarter of a microsecond a character:
 # half a second for a large answer. The regex finds out first whether there is anything to do.
-_ANY_BIDI_CONTROL = re.compile(f"[{_BIDI_CONTROLS}]")
+_ANY_BIDI_CONTROL = re.compile(f"[{_UNESCAPED_IN_JSON}]")
 
 
 def without_bidi_controls(text: str) -> str:
-    """The text with each bidirectional control shown as U+FFFD, as in the event's fields."""
+    """The text with each bidirectional control, and each control character but tab and
+    line breaks, shown as U+FFFD, as in the event's fields."""
     return text.translate(_BIDI_IN_TEXT)
 
 

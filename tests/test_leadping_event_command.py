@@ -109,8 +109,9 @@ def test_terminal_escapes_from_leadping_are_shown_escaped(upstream_mock):
     out, _ = run(SMS_ID)
     for dangerous in ("\x1b", "\x07", "\u202e", "\x9b", "\u2028"):
         assert dangerous not in out
-    # The bidirectional override is replaced when the answer is read (events/detail.py).
-    assert "\\x1b]0;owned\\x07 invoice-\ufffdfdp.exe \\x9b31m" in out
+    # Control characters and the bidirectional override are replaced when the answer is
+    # read (events/detail.py), as on the page.
+    assert "\ufffd]0;owned\ufffd invoice-\ufffdfdp.exe \ufffd31m" in out
 
 
 def test_long_fields_are_cut_in_the_summary_but_not_in_the_json(upstream_mock):

@@ -524,6 +524,24 @@ def test_pages_go_out_gzipped_when_the_browser_accepts_it(staff_client, lookup_e
     assert response["Content-Encoding"] == "gzip"
 
 
+def test_control_characters_from_leadping_show_as_replacement_characters(
+    staff_client, lookup_event
+):
+    # Invisible on the page, but a copy button would put "\x1b[2J" (clear the screen) on the
+    # clipboard, to be pasted into a terminal.
+    lookup_event.return_value = snapshot(
+        leadId="\x1b[2J\x1b[31mlead\x07", summary="one\x00two\x9bthree\ttab\nline"
+    )
+    html = staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    assert 'data-copy="\ufffd[2J\ufffd[31mlead\ufffd"' in html
+    assert "one\ufffdtwo\ufffdthree\ttab\nline" in html
+    for control in ("\x1b", "\x07", "\x00", "\x9b"):
+        assert control not in html
+    # The raw JSON keeps them, escaped as JSON escapes them.
+    assert "\\u001b[2J" in html
+    assert "\\u009bthree" in html
+
+
 def test_an_id_cut_short_on_the_page_has_no_copy_button(staff_client, lookup_event):
     # The button would copy "AAAA… [cut at 1,000 of 10,000 characters; …]", not the ID.
     lookup_event.return_value = snapshot(id="A" * 10_000, leadId="L" * 10_000)
