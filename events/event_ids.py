@@ -86,7 +86,8 @@ def describe_invalid_event_id(value: str) -> str:
     if holds_api_key(value):
         return (
             "That is the desk's LeadPing API key, not an event ID. It was not sent to "
-            "LeadPing or recorded; keep it out of tickets and chats."
+            "LeadPing, and the audit trail has it as [redacted]; keep it out of tickets "
+            "and chats."
         )
     return "Event IDs use only letters, digits and - _ . : and start with a letter or digit."
 

@@ -112,7 +112,7 @@ def _csv_safe(value: str) -> str:
     return value
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @desk_staff_required
 def preferences(request: HttpRequest) -> HttpResponse:
     """The user's own time zone and refresh interval."""

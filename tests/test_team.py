@@ -675,6 +675,11 @@ def test_preferences_set_the_time_zone_of_every_time_shown(staff_client, lookup_
     assert 'hx-trigger="every 9s"' in html
 
 
+def test_preferences_answer_head_as_get(staff_client):
+    response = staff_client.head(reverse("events:preferences"))
+    assert response.status_code == 200
+
+
 def test_preferences_come_back_at_the_next_login(client, staff_user):
     Preferences.objects.create(user=staff_user, time_zone="Europe/Paris", poll_seconds=4)
     client.force_login(staff_user)
