@@ -306,6 +306,11 @@ def _lookup_with(
             if entry.stale_reason:
                 upstream.count("stale_served")
             return entry.snapshot()
+    elif (failure := _rebuild(look.failure)) is not None:
+        # LeadPing failed this event's last call, within a refresh interval: not asked again
+        # by every viewer (an event the desk has no copy of is not held, as one with a copy is).
+        upstream.count("cache_hits")
+        return _stale_or_raise(_as_entry(look.stored), failure)
     else:
         upstream.count("cache_misses")
     if not has_slot:
@@ -405,11 +410,12 @@ def _fetch(
         )
         raise
     except leadping.LeadPingError as error:
-        # Waiting callers read this instead of calling LeadPing again straight away.
+        # Waiting callers read this instead of calling LeadPing again straight away, and so
+        # does every lookup for one refresh interval (its look finds it).
         cache.set(
             upstream.key("failure", event_id),
             _describe(error),
-            timeout=2,
+            timeout=settings.LEADPING_CACHE_LIVE_SECONDS,
             version=upstream.CACHE_VERSION,
         )
         snapshot = _stale_or_raise(stale, error)

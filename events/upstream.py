@@ -281,6 +281,8 @@ class Look:
     stored: Any = None
     fresh: bool = False
     missing: bool = False
+    # How the last call for the event failed, within one refresh interval: not asked again.
+    failure: Any = None
     token: int | None = None
     spent: tuple[str, float] = ("ok", 0.0)
 
@@ -296,12 +298,15 @@ def look(name: str, *, ttl: float, is_fresh: Callable[[Any], bool], take_lock: b
     client = _redis()
     if client is not None:
         return _look_on_redis(client, name, ttl=ttl, take_lock=take_lock)
-    found = cache.get_many([key("event", name), key("missing", name)], version=CACHE_VERSION)
+    names = [key("event", name), key("missing", name), key("failure", name)]
+    found = cache.get_many(names, version=CACHE_VERSION)
     stored = found.get(key("event", name))
     if stored is not None and is_fresh(stored):
         return Look(stored, fresh=True)
     if found.get(key("missing", name)):
         return Look(stored, missing=True)
+    if found.get(key("failure", name)) is not None:
+        return Look(stored, failure=found[key("failure", name)])
     if not take_lock:
         return Look(stored)
     token = acquire_lock(name, ttl=ttl)
@@ -315,17 +320,20 @@ def look(name: str, *, ttl: float, is_fresh: Callable[[Any], bool], take_lock: b
     return Look(latest if latest is not None else stored, token=token, spent=spend_call())
 
 
-# Look at an event's answer (KEYS[3]), its freshness mark (KEYS[4]) and "missing" mark
-# (KEYS[5]); unless the answer is fresh or missing (or ARGV[6] is '0': look only), take its
-# lock (KEYS[6], token ARGV[4] for ARGV[5] seconds) and, if it was free, spend the call it
-# is for. Replies {state, answer, verdict, seconds}: state 'fresh', 'missing', 'held'
-# (another caller fetches, or the lock was not asked for) or 'locked'.
+# Look at an event's answer (KEYS[3]), its freshness mark (KEYS[4]), "missing" mark
+# (KEYS[5]) and failure mark (KEYS[7]); unless the answer is fresh, missing or failed (or
+# ARGV[6] is '0': look only), take its lock (KEYS[6], token ARGV[4] for ARGV[5] seconds)
+# and, if it was free, spend the call it is for. Replies {state, answer, verdict, seconds}
+# or {'failed', answer, failure}: state 'fresh', 'missing', 'failed', 'held' (another
+# caller fetches, or the lock was not asked for) or 'locked'.
 _LOOK_LUA = (
     _SPEND_FUNCTION
     + """
 local answer = redis.call('GET', KEYS[3])
 if answer and redis.call('EXISTS', KEYS[4]) == 1 then return {'fresh', answer} end
 if redis.call('EXISTS', KEYS[5]) == 1 then return {'missing', answer} end
+local failure = redis.call('GET', KEYS[7])
+if failure then return {'failed', answer or false, failure} end
 if ARGV[6] == '0' then return {'held', answer} end
 if not redis.call('SET', KEYS[6], ARGV[4], 'NX', 'EX', ARGV[5]) then return {'held', answer} end
 local verdict, seconds = spend()
@@ -339,13 +347,14 @@ def _look_on_redis(client: Any, name: str, *, ttl: float, take_lock: bool = True
     capacity, rate = _bucket_shape()
     reply = client.eval(
         _LOOK_LUA,
-        6,
+        7,
         cache.make_key(key("budget"), version=CACHE_VERSION),
         cache.make_key(key("blocked-until"), version=CACHE_VERSION),
         cache.make_key(key("event", name), version=CACHE_VERSION),
         cache.make_key(key("fresh", name), version=CACHE_VERSION),
         cache.make_key(key("missing", name), version=CACHE_VERSION),
         cache.make_key(key("lock", name), version=CACHE_VERSION),
+        cache.make_key(key("failure", name), version=CACHE_VERSION),
         capacity,
         rate,
         1,
@@ -359,6 +368,8 @@ def _look_on_redis(client: Any, name: str, *, ttl: float, take_lock: bool = True
         return Look(stored, fresh=True)
     if state == "missing":
         return Look(stored, missing=True)
+    if state == "failed":
+        return Look(stored, failure=_decoded(reply[2], name))
     if state == "held":
         return Look(stored)
     return Look(stored, token=token, spent=(_text(reply[2]), float(reply[3])))

@@ -223,6 +223,26 @@ def test_a_final_events_copy_is_held_for_the_check_again_interval_after_a_failur
     assert held.fresh_until - time.time() == pytest.approx(services.CHECK_AGAIN_SECONDS, abs=2)
 
 
+@pytest.mark.parametrize("failure", [{"status": 503}, {"status": 500}, {"body": "not json"}])
+def test_an_event_without_a_copy_that_fails_is_asked_once_per_interval_not_per_view(
+    upstream_mock, settings, failure
+):
+    # Ten viewers reloading a never-seen event whose LeadPing answer fails: each view took
+    # the lock anew and called (503 with its retries), 134 calls in 40 s in a probe.
+    settings.LEADPING_CACHE_LIVE_SECONDS = 5
+    upstream_mock.get(url(LIVE), **failure)
+    for _ in range(6):
+        with pytest.raises(leadping.LeadPingError) as failed:
+            services.lookup_event(event_id=LIVE)
+        assert failed.value.message
+    calls = len(upstream_mock.calls)
+    assert 1 <= calls <= 3  # the first view's call and its retries only
+    # Once LeadPing answers and the interval is over, the event is shown.
+    cache.delete(upstream.key("failure", LIVE), version=upstream.CACHE_VERSION)
+    upstream_mock.replace(responses.GET, url(LIVE), json=body(LIVE, "InProgress"))
+    assert services.lookup_event(event_id=LIVE).detail.status == "InProgress"
+
+
 def test_check_again_of_an_event_the_desk_has_no_copy_of_does_nothing(upstream_mock):
     assert services.check_again(event_id="evt-never-seen") == 0
     assert len(upstream_mock.calls) == 0
@@ -622,7 +642,10 @@ def test_a_copy_past_the_stale_limit_is_not_held_again_and_again(upstream_mock, 
     expire(LIVE)
     upstream_mock.replace(responses.GET, url(LIVE), status=500)
     services.lookup_event(event_id=LIVE)
+    assert services._cached(LIVE).stale_reason is None  # not stored again as held
     calls = len(upstream_mock.calls)
+    # The failure itself is remembered for a refresh interval, then LeadPing is asked again.
+    cache.delete(upstream.key("failure", LIVE), version=upstream.CACHE_VERSION)
     services.lookup_event(event_id=LIVE)
     assert len(upstream_mock.calls) == calls + 1
 
@@ -644,6 +667,7 @@ def test_a_refused_key_is_asked_again_once_per_refresh_interval_not_per_poll(
     # One refresh interval later LeadPing is asked again.
     _, error = services._refusals._until[LIVE]
     services._refusals._until[LIVE] = (time.monotonic() - 1, error)
+    cache.delete(upstream.key("failure", LIVE), version=upstream.CACHE_VERSION)
     with pytest.raises(leadping.NotAuthorised):
         services.lookup_event(event_id=LIVE)
     assert len(upstream_mock.calls) == 3
