@@ -320,7 +320,8 @@ def _lookup_with(
 
 
 def _fetch_or_wait(event_id: str, look: upstream.Look, *, deadline: float) -> EventSnapshot:
-    """Call LeadPing if this request holds the event's lock, else wait for the one that does."""
+    """Call LeadPing if this request holds the event's lock, else wait for the one that does
+    (unless there is a young copy to show meanwhile)."""
     while True:
         entry = _as_entry(look.stored)
         if look.fresh and entry is not None:
@@ -335,6 +336,13 @@ def _fetch_or_wait(event_id: str, look: upstream.Look, *, deadline: float) -> Ev
                 # dies first, the lock's own timeout frees it.
                 after_response.defer(partial(upstream.release_lock, event_id, look.token))
         upstream.count("coalesced_waits")
+        if entry is not None and _age_seconds(entry) < _QUIET_PACING_INTERVALS * (
+            settings.LEADPING_CACHE_LIVE_SECONDS
+        ):
+            # Another caller is refreshing a copy this young: show it now, with its time,
+            # rather than hold a thread and a waiting slot while LeadPing is slow (a 2-s
+            # LeadPing kept every viewer's poll 2 s, and ran the slots out: "busy").
+            return entry.snapshot()
         outcome = _wait_for_other_caller(event_id, stale=entry, deadline=deadline)
         if outcome is not None:
             return outcome

@@ -4,6 +4,7 @@ import os
 import threading
 import time
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 import requests
@@ -241,6 +242,21 @@ def test_an_event_without_a_copy_that_fails_is_asked_once_per_interval_not_per_v
     cache.delete(upstream.key("failure", LIVE), version=upstream.CACHE_VERSION)
     upstream_mock.replace(responses.GET, url(LIVE), json=body(LIVE, "InProgress"))
     assert services.lookup_event(event_id=LIVE).detail.status == "InProgress"
+
+
+def test_a_young_copy_is_shown_at_once_while_another_caller_refreshes_it(upstream_mock):
+    upstream_mock.get(url(LIVE), json=body(LIVE, "InProgress"))
+    first = services.lookup_event(event_id=LIVE)
+    expire(LIVE)
+    # Another caller holds the lock (its call to a slow LeadPing under way).
+    token = upstream.acquire_lock(LIVE, ttl=10)
+    waiting = mock.patch.object(services, "_wait_for_other_caller", side_effect=AssertionError)
+    with waiting:
+        snapshot = services.lookup_event(event_id=LIVE)
+    upstream.release_lock(LIVE, token)
+    assert snapshot.fetched_at == first.fetched_at
+    assert snapshot.stale_reason is None
+    assert len(upstream_mock.calls) == 1
 
 
 def test_check_again_of_an_event_the_desk_has_no_copy_of_does_nothing(upstream_mock):
