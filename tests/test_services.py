@@ -183,23 +183,26 @@ def test_check_again_has_leadping_asked_anew_once_the_copy_is_old_enough(upstrea
     assert services.lookup_event(event_id=FINAL).from_cache  # and cached again
 
 
-def test_check_again_keeps_the_copy_to_serve_if_leadping_fails(upstream_mock):
+def _check_again_as_leadping_fails(upstream_mock) -> services.EventSnapshot:
+    """A final event looked up, its copy made old enough, LeadPing failing, and checked
+    again: the first lookup's snapshot."""
     upstream_mock.get(url(FINAL), json=body(FINAL, "Completed"))
     first = services.lookup_event(event_id=FINAL)
     age(FINAL, services.CHECK_AGAIN_SECONDS + 1)
     upstream_mock.replace(responses.GET, url(FINAL), status=500)
     assert services.check_again(event_id=FINAL) == 0
+    return first
+
+
+def test_check_again_keeps_the_copy_to_serve_if_leadping_fails(upstream_mock):
+    first = _check_again_as_leadping_fails(upstream_mock)
     snapshot = services.lookup_event(event_id=FINAL)
     assert snapshot.stale_reason
     assert snapshot.detail == first.detail
 
 
 def test_check_again_while_leadping_fails_asks_once_per_interval_not_per_press(upstream_mock):
-    upstream_mock.get(url(FINAL), json=body(FINAL, "Completed"))
-    first = services.lookup_event(event_id=FINAL)
-    age(FINAL, services.CHECK_AGAIN_SECONDS + 1)
-    upstream_mock.replace(responses.GET, url(FINAL), status=500)
-    assert services.check_again(event_id=FINAL) == 0
+    first = _check_again_as_leadping_fails(upstream_mock)
     assert services.lookup_event(event_id=FINAL).stale_reason
     calls = len(upstream_mock.calls)
     # The copy is as old as it was, but the desk asked a moment ago: not again yet.
