@@ -408,7 +408,9 @@ def _fetch(
     `spent` is the budget's verdict on the first call, given when the lock was taken.
     """
     try:
-        detail = _call_with_retries(event_id, deadline=deadline, spent=spent)
+        detail = _call_with_retries(
+            event_id, deadline=deadline, spent=spent, refresh=stale is not None
+        )
     except leadping.EventNotFound:
         cache.set(
             upstream.key("missing", event_id),
@@ -471,10 +473,12 @@ def _hold_stale(event_id: str, stale: _Entry | None, reason: str | None) -> None
     )
 
 
-def _call_with_retries(event_id: str, *, deadline: float, spent: tuple[str, float]) -> EventDetail:
+def _call_with_retries(
+    event_id: str, *, deadline: float, spent: tuple[str, float], refresh: bool
+) -> EventDetail:
     attempt = 0
     while True:
-        _refuse_unless_allowed(*(spent if attempt == 0 else upstream.spend_call()))
+        _refuse_unless_allowed(*(spent if attempt == 0 else upstream.spend_call(refresh=refresh)))
         remaining = deadline - time.monotonic()
         try:
             with metrics.timed_upstream_call():

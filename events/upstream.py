@@ -114,9 +114,11 @@ def reset_counters() -> None:
 # A bucket of `burst` tokens refilled at (calls - burst) / period per second: no window of
 # `period` seconds can ever see more than `calls` upstream calls. With ARGV[3] = 1, a running
 # Retry-After (KEYS[2], a key that expires with it) is looked at first and spends no token.
+# A refresh of an event the desk has a copy of leaves `reserve` tokens in the bucket, for
+# first lookups, which have nothing else to show.
 # spend() gives the verdict and seconds: 'ok' 0, 'budget' wait, or 'blocked' time left.
 _SPEND_FUNCTION = """
-local function spend()
+local function spend(reserve)
   if ARGV[3] == '1' then
     local blocked = redis.call('PTTL', KEYS[2])
     if blocked > 0 then return 'blocked', blocked / 1000 end
@@ -130,7 +132,11 @@ local function spend()
   local at = tonumber(state[2]) or now
   tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
   local verdict, wait = 'ok', 0
-  if tokens >= 1 then tokens = tokens - 1 else verdict, wait = 'budget', (1 - tokens) / rate end
+  if tokens >= 1 + reserve then
+    tokens = tokens - 1
+  else
+    verdict, wait = 'budget', (1 + reserve - tokens) / rate
+  end
   redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
   redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 60)
   return verdict, wait
@@ -139,7 +145,7 @@ end
 _SPEND_LUA = (
     _SPEND_FUNCTION
     + """
-local verdict, seconds = spend()
+local verdict, seconds = spend(tonumber(ARGV[4]))
 return {verdict, tostring(seconds)}
 """
 )
@@ -154,43 +160,55 @@ def _bucket_shape() -> tuple[float, float]:
     return float(max(burst, 1)), rate
 
 
-def take_budget_token() -> float:
-    """Spend one upstream call: 0.0 when allowed, else the seconds until one is available."""
+def refresh_reserve() -> float:
+    """Tokens a refresh (an event the desk has a copy of) must leave for first lookups: a
+    refresh can show its copy meanwhile, a first lookup has nothing to show. Never the whole
+    bucket, so that refreshes still get the budget when nobody looks anything new up."""
+    capacity, _rate = _bucket_shape()
+    return float(min(settings.LEADPING_BUDGET_RESERVE, capacity - 1))
+
+
+def take_budget_token(*, refresh: bool = False) -> float:
+    """Spend one upstream call: 0.0 when allowed, else the seconds until one is available.
+    A `refresh` must leave refresh_reserve() tokens in the bucket."""
     if _redis() is not None:
-        return _spend_on_redis(check_blocked=False)[1]
+        return _spend_on_redis(check_blocked=False, refresh=refresh)[1]
     capacity, rate = _bucket_shape()
+    reserve = refresh_reserve() if refresh else 0.0
     with _local_bucket_lock:
         now = time.monotonic()
         tokens = _local_bucket.get("tokens", capacity)
         at = _local_bucket.get("at", now)
         tokens = min(capacity, tokens + max(0.0, now - at) * rate)
         wait = 0.0
-        if tokens >= 1:
+        if tokens >= 1 + reserve:
             tokens -= 1
         else:
-            wait = (1 - tokens) / rate
+            wait = (1 + reserve - tokens) / rate
         _local_bucket.update(tokens=tokens, at=now)
         return wait
 
 
-def spend_call() -> tuple[str, float]:
+def spend_call(*, refresh: bool = False) -> tuple[str, float]:
     """May LeadPing be called now? ("ok", 0.0), or why not and for how many seconds:
-    ("blocked", s) while a Retry-After runs, ("budget", s) when the budget is spent."""
+    ("blocked", s) while a Retry-After runs, ("budget", s) when the budget is spent (for a
+    `refresh`: down to the reserve kept for first lookups)."""
     if _redis() is not None:
-        return _spend_on_redis(check_blocked=True)
+        return _spend_on_redis(check_blocked=True, refresh=refresh)
     blocked = blocked_for()
     if blocked > 0:
         return "blocked", blocked
-    wait = take_budget_token()
+    wait = take_budget_token(refresh=refresh)
     return ("budget", wait) if wait > 0 else ("ok", 0.0)
 
 
-def _spend_on_redis(*, check_blocked: bool) -> tuple[str, float]:
+def _spend_on_redis(*, check_blocked: bool, refresh: bool) -> tuple[str, float]:
     capacity, rate = _bucket_shape()
     bucket = cache.make_key(key("budget"), version=CACHE_VERSION)
     blocked = cache.make_key(key("blocked-until"), version=CACHE_VERSION)
+    reserve = refresh_reserve() if refresh else 0.0
     verdict, seconds = _redis().eval(
-        _SPEND_LUA, 2, bucket, blocked, capacity, rate, int(check_blocked)
+        _SPEND_LUA, 2, bucket, blocked, capacity, rate, int(check_blocked), reserve
     )
     return (verdict.decode() if isinstance(verdict, bytes) else str(verdict)), float(seconds)
 
@@ -317,13 +335,15 @@ def look(name: str, *, ttl: float, is_fresh: Callable[[Any], bool], take_lock: b
     if latest is not None and is_fresh(latest):
         release_lock(name, token)
         return Look(latest, fresh=True)
-    return Look(latest if latest is not None else stored, token=token, spent=spend_call())
+    stored = latest if latest is not None else stored
+    return Look(stored, token=token, spent=spend_call(refresh=stored is not None))
 
 
 # Look at an event's answer (KEYS[3]), its freshness mark (KEYS[4]), "missing" mark
 # (KEYS[5]) and failure mark (KEYS[7]); unless the answer is fresh, missing or failed (or
 # ARGV[6] is '0': look only), take its lock (KEYS[6], token ARGV[4] for ARGV[5] seconds)
-# and, if it was free, spend the call it is for. Replies {state, answer, verdict, seconds}
+# and, if it was free, spend the call it is for (a refresh, if there is an answer: leaving
+# ARGV[7] tokens). Replies {state, answer, verdict, seconds}
 # or {'failed', answer, failure}: state 'fresh', 'missing', 'failed', 'held' (another
 # caller fetches, or the lock was not asked for) or 'locked'.
 _LOOK_LUA = (
@@ -336,7 +356,7 @@ local failure = redis.call('GET', KEYS[7])
 if failure then return {'failed', answer or false, failure} end
 if ARGV[6] == '0' then return {'held', answer} end
 if not redis.call('SET', KEYS[6], ARGV[4], 'NX', 'EX', ARGV[5]) then return {'held', answer} end
-local verdict, seconds = spend()
+local verdict, seconds = spend(answer and tonumber(ARGV[7]) or 0)
 return {'locked', answer, verdict, tostring(seconds)}
 """
 )
@@ -361,6 +381,7 @@ def _look_on_redis(client: Any, name: str, *, ttl: float, take_lock: bool = True
         token,
         _lock_seconds(ttl),
         int(take_lock),
+        refresh_reserve(),
     )
     state = _text(reply[0])
     stored = _decoded(reply[1] if len(reply) > 1 else None, name)

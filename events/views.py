@@ -227,6 +227,7 @@ def desk_status(request: HttpRequest) -> HttpResponse:
         "budget_calls": settings.LEADPING_BUDGET_CALLS,
         "budget_seconds": settings.LEADPING_BUDGET_SECONDS,
         "budget_burst": settings.LEADPING_BUDGET_BURST,
+        "budget_reserve": round(upstream.refresh_reserve()),
         "cache_live_seconds": settings.LEADPING_CACHE_LIVE_SECONDS,
         "cache_quiet_seconds": settings.LEADPING_CACHE_QUIET_SECONDS,
         "cache_final_seconds": settings.LEADPING_CACHE_FINAL_SECONDS,

@@ -372,6 +372,11 @@ LEADPING_BUDGET_BURST = env_int(
     minimum=1,
     maximum=100000,
 )
+# Tokens of the burst that refreshes of events the desk already shows leave to first
+# lookups, which have nothing else to show (at most BURST - 1: events/upstream.py).
+LEADPING_BUDGET_RESERVE = env_int(
+    "LEADPING_BUDGET_RESERVE", LEADPING_BUDGET_BURST // 4, minimum=0, maximum=100000
+)
 LEADPING_BACKOFF_MAX_SECONDS = env_int("LEADPING_BACKOFF_MAX_SECONDS", 60, minimum=1, maximum=3600)
 LEADPING_DEFAULT_REGION = (env_str("LEADPING_DEFAULT_REGION", "US") or "US").upper()
 

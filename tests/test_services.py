@@ -468,6 +468,45 @@ def test_no_window_of_the_period_sees_more_than_the_budget(monkeypatch, settings
     assert worst <= 240
 
 
+def test_refreshes_leave_the_reserve_to_first_lookups(settings):
+    # One call an hour refills: the bucket is what the burst left, on either clock.
+    settings.LEADPING_BUDGET_CALLS, settings.LEADPING_BUDGET_SECONDS = 9, 3600
+    settings.LEADPING_BUDGET_BURST, settings.LEADPING_BUDGET_RESERVE = 8, 2
+    upstream.reset_budget()
+    refreshes = [upstream.spend_call(refresh=True)[0] for _ in range(8)]
+    assert refreshes == ["ok"] * 6 + ["budget"] * 2
+    assert [upstream.spend_call()[0] for _ in range(3)] == ["ok", "ok", "budget"]
+
+
+def test_the_reserve_never_takes_the_whole_bucket(settings):
+    settings.LEADPING_BUDGET_CALLS, settings.LEADPING_BUDGET_SECONDS = 3, 3600
+    settings.LEADPING_BUDGET_BURST, settings.LEADPING_BUDGET_RESERVE = 2, 50
+    upstream.reset_budget()
+    assert upstream.spend_call(refresh=True)[0] == "ok"
+    assert upstream.spend_call(refresh=True)[0] == "budget"
+    assert upstream.spend_call()[0] == "ok"
+
+
+def test_when_the_budget_runs_low_a_first_lookup_goes_before_a_refresh(upstream_mock, settings):
+    """60 new events looked up at once waited up to 67 s behind refreshes of events already
+    on screen, which had a copy to show meanwhile."""
+    upstream_mock.get(url(LIVE), json=body(LIVE, "Pending"))
+    upstream_mock.get(url("evt-new"), json=body("evt-new", "Pending"))
+    services.lookup_event(event_id=LIVE)
+    expire(LIVE, age=3 * settings.LEADPING_CACHE_LIVE_SECONDS)
+    settings.LEADPING_BUDGET_CALLS, settings.LEADPING_BUDGET_SECONDS = 5, 3600
+    settings.LEADPING_BUDGET_BURST, settings.LEADPING_BUDGET_RESERVE = 4, 1
+    upstream.reset_budget()
+    for _ in range(3):
+        upstream.take_budget_token()
+    refreshed = services.lookup_event(event_id=LIVE)
+    assert "pacing" in refreshed.stale_reason
+    first = services.lookup_event(event_id="evt-new")
+    assert first.detail.id == "evt-new"
+    assert not first.from_cache
+    assert [call.request.url for call in upstream_mock.calls] == [url(LIVE), url("evt-new")]
+
+
 def test_a_copy_a_few_intervals_old_is_served_without_a_pacing_note(upstream_mock, settings):
     """With many events watched the budget refuses one refresh in two: the note came and
     went on every other poll, and each time the details were fetched again."""

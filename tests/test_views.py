@@ -438,6 +438,14 @@ def test_the_upstream_status_page_shows_the_counters(staff_client):
     assert b"Coalesced waits" in response.content
 
 
+def test_the_upstream_status_page_says_what_refreshes_leave_for_first_lookups(
+    staff_client, settings
+):
+    settings.LEADPING_BUDGET_BURST, settings.LEADPING_BUDGET_RESERVE = 20, 5
+    response = staff_client.get(reverse("events:desk_status"))
+    assert b"bursts of 20; refreshes leave 5 for first lookups" in response.content
+
+
 def test_the_fragment_answers_286_once_the_event_is_final(staff_client, lookup_event):
     response = staff_client.get(reverse("events:status", args=[SMS_ID]), headers=HTMX)
     assert response.status_code == 286
