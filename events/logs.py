@@ -40,6 +40,28 @@ def _add_request_id(record: logging.LogRecord) -> None:
         )
 
 
+class ClientFaultFilter(logging.Filter):
+    """Keeps what the desk expects out of its ERROR lines, so that those mean a fault of its
+    own: a forged Host header or an oversized form (Django's django.security.* records, with
+    a traceback each) and the "busy" or "LeadPing is failing" pages a view marks as expected
+    (`request.failure_expected`; Django logs every 5xx answer at ERROR) become one WARNING
+    line each."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
+        if record.name.startswith("django.security."):
+            record.exc_info, record.exc_text = None, None
+            _lower_to_warning(record)
+        elif getattr(getattr(record, "request", None), "failure_expected", False):
+            _lower_to_warning(record)
+        return True
+
+
+def _lower_to_warning(record: logging.LogRecord) -> None:
+    record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+
+
 def redact(text: str) -> str:
     """`text` with configured credentials and Bearer tokens replaced by [redacted]."""
     text = _BEARER.sub(rf"\g<1>{REDACTED}", text)

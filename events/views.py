@@ -187,6 +187,7 @@ def _fragment_lookup(request: HttpRequest, event_id: str) -> services.EventSnaps
     try:
         return services.lookup_event(event_id=event_id)
     except leadping.LeadPingError as error:
+        request.failure_expected = True
         response = _plain_error(visible_text(request.user, error.message), _error_page(error)[1])
         _add_retry_after(response, error)
         return response
@@ -404,6 +405,9 @@ def _upstream_error(
     request: HttpRequest, event_id: str, error: leadping.LeadPingError
 ) -> HttpResponse:
     kind, status = _error_page(error)
+    # LeadPing failing, or the desk pacing itself, is said on the page: not a fault to log
+    # at ERROR (events/logs.py).
+    request.failure_expected = True
     context = {
         "kind": kind,
         "event_id": event_id,

@@ -296,7 +296,10 @@ _LOG_LEVEL = env_choice(
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "events.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "events.logs.RequestIdFilter"},
+        "client_fault": {"()": "events.logs.ClientFaultFilter"},
+    },
     "formatters": {
         "plain": {
             "()": "events.logs.PlainFormatter",
@@ -308,7 +311,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_id"],
+            "filters": ["request_id", "client_fault"],
         }
     },
     "root": {"handlers": ["console"], "level": _LOG_LEVEL},
