@@ -420,14 +420,17 @@ def _fetch(
         )
         raise
     except leadping.LeadPingError as error:
-        # Waiting callers read this instead of calling LeadPing again straight away, and so
-        # does every lookup for one refresh interval (its look finds it).
-        cache.set(
-            upstream.key("failure", event_id),
-            _describe(error),
-            timeout=settings.LEADPING_CACHE_LIVE_SECONDS,
-            version=upstream.CACHE_VERSION,
-        )
+        if not isinstance(error, leadping.RateLimited):  # BudgetExhausted is one too
+            # Waiting callers read this instead of calling LeadPing again straight away, and
+            # so does every lookup for one refresh interval (its look finds it). Not when the
+            # budget or a Retry-After refused the call: none was made, and a first lookup may
+            # have its call as soon as the budget allows, not an interval later.
+            cache.set(
+                upstream.key("failure", event_id),
+                _describe(error),
+                timeout=settings.LEADPING_CACHE_LIVE_SECONDS,
+                version=upstream.CACHE_VERSION,
+            )
         snapshot = _stale_or_raise(stale, error)
         _hold_stale(event_id, stale, snapshot.stale_reason)
         return snapshot

@@ -430,6 +430,21 @@ def test_the_budget_refuses_calls_once_spent_and_makes_none(upstream_mock, setti
     assert upstream.read_counters()["budget_refusals"] == 1
 
 
+def test_a_first_lookup_refused_by_the_budget_is_called_as_soon_as_it_refills(
+    upstream_mock, settings
+):
+    """The refusal was remembered as the event's failure for a refresh interval, so that
+    a first lookup lost the tokens that came meanwhile to refreshes."""
+    settings.LEADPING_BUDGET_CALLS = settings.LEADPING_BUDGET_BURST = 1
+    upstream_mock.get(url("evt-new"), json=body("evt-new"))
+    upstream.take_budget_token()
+    with pytest.raises(services.BudgetExhausted):
+        services.lookup_event(event_id="evt-new")
+    upstream.reset_budget()
+    assert services.lookup_event(event_id="evt-new").detail.id == "evt-new"
+    assert len(upstream_mock.calls) == 1
+
+
 local_bucket_only = pytest.mark.skipif(
     bool(os.environ.get("REDIS_URL")),
     reason="drives the in-process clock; on Redis the bucket runs on Redis's clock",
