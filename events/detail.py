@@ -112,6 +112,9 @@ class EventDetail:
     # Names LeadPing's JSON held twice or more in one object (the last value is shown). A
     # plain default, so that answers cached before this field read as having none.
     repeated_names: tuple[str, ...] = ()
+    # False when LeadPing's answer gives another event's ID than the one asked for (one
+    # that differs in case only is the same event): it is then never taken as final.
+    answers_asked_id: bool = True
 
 
 # attribute name -> field name in the API payload (aliases listed after the primary name)
@@ -235,6 +238,7 @@ def parse_event_detail(
     event_id = answered_id or requested_id
     return EventDetail(
         id=event_id,
+        answers_asked_id=event_id.casefold() == requested_id.casefold(),
         full_payload=_full_payload(payload.get("fullPayload"), problems),
         raw_json=json_text(payload),
         problems=tuple(problems),

@@ -105,7 +105,8 @@ class EventSnapshot:
 
     @property
     def is_final(self) -> bool:
-        return is_final_status(self.detail.status)
+        """LeadPing will not change this answer: a final status, for the event asked about."""
+        return _is_final(self.detail)
 
     @property
     def data_version(self) -> str:
@@ -431,10 +432,27 @@ def _fetch(
                 timeout=settings.LEADPING_CACHE_LIVE_SECONDS,
                 version=upstream.CACHE_VERSION,
             )
-        snapshot = _stale_or_raise(stale, error)
-        _hold_stale(event_id, stale, snapshot.stale_reason)
-        return snapshot
+        return _failed(event_id, stale, error)
+    if stale is not None and stale.detail.answers_asked_id and not detail.answers_asked_id:
+        # Mid-watch, an answer for another event would take the page over (and, were it
+        # final, end the watch): the event's own last answer is kept and said to be stale.
+        return _failed(event_id, stale, leadping.BadPayload(_ANSWER_FOR_ANOTHER_EVENT))
     return _store(event_id, detail, previous=stale)
+
+
+_ANSWER_FOR_ANOTHER_EVENT = "LeadPing answered with another event's details."
+
+
+def _failed(event_id: str, stale: _Entry | None, error: leadping.LeadPingError) -> EventSnapshot:
+    """The last good copy, held for a while with why it is stale, or `error` raised."""
+    snapshot = _stale_or_raise(stale, error)
+    _hold_stale(event_id, stale, snapshot.stale_reason)
+    return snapshot
+
+
+def _is_final(detail: EventDetail) -> bool:
+    # An answer for another event may be LeadPing's mistake, to be put right by the next one.
+    return is_final_status(detail.status) and detail.answers_asked_id
 
 
 def _fresh_seconds(detail: EventDetail, *, unchanged_for: float) -> float:
@@ -442,7 +460,7 @@ def _fresh_seconds(detail: EventDetail, *, unchanged_for: float) -> float:
     interval, growing to LEADPING_CACHE_QUIET_SECONDS as the answer stays the same (a
     twentieth of the time it has), so that tabs left open on an event stuck in "Sending"
     do not spend the budget at the pace of one that is moving."""
-    if is_final_status(detail.status):
+    if _is_final(detail):
         return settings.LEADPING_CACHE_FINAL_SECONDS
     live = settings.LEADPING_CACHE_LIVE_SECONDS
     return max(live, min(unchanged_for / 20, settings.LEADPING_CACHE_QUIET_SECONDS))
@@ -461,7 +479,7 @@ def _hold_stale(event_id: str, stale: _Entry | None, reason: str | None) -> None
         # Older than LEADPING_STALE_SECONDS: no longer kept to show, so not held either.
         return
     # A final event is asked again at most as often as staff may "Check again" it.
-    final = is_final_status(stale.detail.status)
+    final = _is_final(stale.detail)
     every = CHECK_AGAIN_SECONDS if final else settings.LEADPING_CACHE_LIVE_SECONDS
     hold_for = min(every, kept_for)
     held = _Entry(

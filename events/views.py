@@ -316,14 +316,14 @@ def _status_context(
         "kind": timeline_kind(detail.timeline_type),
         "status_conflict": status_conflict(detail),
         "lifecycle": _Lifecycle(detail, now),
-        "polling": not badge.is_final,
+        "polling": not snapshot.is_final,
         "poll_seconds": poll_seconds,
         "numbers_masked": not request.user.has_perm(FULL_NUMBERS_PERMISSION),
         # The rendered event is cached per LeadPing answer ({% cache %} in the template), in
         # the viewer's time zone; final events' answers are kept longer.
         "time_zone": timezone.get_current_timezone_name(),
         "fragment_seconds": (
-            settings.LEADPING_CACHE_FINAL_SECONDS if badge.is_final else _LIVE_FRAGMENT_SECONDS
+            settings.LEADPING_CACHE_FINAL_SECONDS if snapshot.is_final else _LIVE_FRAGMENT_SECONDS
         ),
         "json_page_limit": _JSON_PAGE_LIMIT,
     }

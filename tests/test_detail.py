@@ -99,6 +99,12 @@ def test_it_falls_back_to_the_requested_id_when_the_payload_has_none():
     assert parse_event_detail(data, requested_id="asked-for").id == "asked-for"
 
 
+def test_it_tells_an_answer_for_another_event_from_one_in_another_case():
+    data = {**payload("null_heavy.json"), "id": "EVT-AB12"}
+    assert parse_event_detail(data, requested_id="evt-ab12").answers_asked_id
+    assert not parse_event_detail(data, requested_id="evt-ab13").answers_asked_id
+
+
 def test_it_keeps_the_raw_json_as_received():
     detail = event_from("sms_delivered.json")
     assert json.loads(detail.raw_json) == payload("sms_delivered.json")

@@ -413,6 +413,30 @@ def test_a_lock_is_released_only_by_its_owner():
     assert not upstream.lock_held("evt-x")
 
 
+def test_an_answer_for_another_event_mid_watch_keeps_the_events_own_copy(upstream_mock):
+    upstream_mock.get(url(LIVE), json=body(LIVE, "Pending"))
+    first = services.lookup_event(event_id=LIVE)
+    expire(LIVE)
+    upstream_mock.replace(responses.GET, url(LIVE), json=body("someone-else", "Completed"))
+    snapshot = services.lookup_event(event_id=LIVE)
+    assert snapshot.detail == first.detail
+    assert snapshot.stale_reason == "LeadPing answered with another event's details."
+    assert not snapshot.is_final
+    # Held for a refresh interval, as after any failure, rather than asked again per view.
+    assert services.lookup_event(event_id=LIVE).stale_reason == snapshot.stale_reason
+    assert len(upstream_mock.calls) == 2
+
+
+def test_an_answer_for_another_event_is_shown_but_never_final(upstream_mock, settings):
+    upstream_mock.get(url(LIVE), json=body("someone-else", "Completed"))
+    snapshot = services.lookup_event(event_id=LIVE)
+    assert snapshot.detail.id == "someone-else"
+    assert not snapshot.is_final
+    assert services._cached(LIVE).fresh_until - time.time() <= (
+        settings.LEADPING_CACHE_LIVE_SECONDS
+    )
+
+
 # --- budget -------------------------------------------------------------------------------
 
 

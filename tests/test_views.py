@@ -679,6 +679,20 @@ def test_the_details_fragment_brings_the_pages_head_out_of_band(staff_client, lo
     assert "<title>Call someone-else-99 · LeadPing Event Desk</title>" in page
 
 
+def test_a_final_answer_for_another_event_keeps_the_page_polling(staff_client, lookup_event):
+    lookup_event.return_value = EventSnapshot(
+        detail=dataclasses.replace(
+            event_from("sms_delivered.json", id="someone-else"), answers_asked_id=False
+        ),
+        fetched_at=timezone.now(),
+    )
+    page = staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    assert "LeadPing answered for" in page
+    assert 'hx-trigger="every' in page
+    poll = staff_client.get(reverse("events:status", args=[SMS_ID]), headers=HTMX)
+    assert poll.status_code == 200
+
+
 def test_the_details_fragment_is_for_htmx_only(staff_client, lookup_event):
     response = staff_client.get(reverse("events:facts", args=[SMS_ID]))
     assert response.status_code == 302
