@@ -10,6 +10,7 @@ import functools
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,12 +47,41 @@ _BIDI_IN_JSON = str.maketrans({char: f"\\u{ord(char):04x}" for char in _UNESCAPE
 # str.translate reads a text that is not all ASCII at a quarter of a microsecond a character:
 # half a second for a large answer. The regex finds out first whether there is anything to do.
 _ANY_BIDI_CONTROL = re.compile(f"[{_UNESCAPED_IN_JSON}]")
+_ANY_CONTROL = re.compile(f"[{re.escape(_BIDI_CONTROLS + _C0_CONTROLS + _C1_CONTROLS)}]")
+
+
+def _combining_marks() -> str:
+    """A regex class body: the combining and enclosing marks (Mn, Me) of the BMP (with the
+    other planes' marks, the class reads every character fifteen times as slowly)."""
+    points = [code for code in range(0x10000) if unicodedata.category(chr(code)) in {"Mn", "Me"}]
+    ranges: list[tuple[int, int]] = []
+    for code in points:
+        if ranges and code == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return "".join(
+        re.escape(chr(first)) + (f"-{re.escape(chr(last))}" if last > first else "")
+        for first, last in ranges
+    )
+
+
+# Real scripts stack a few marks on a letter (Hebrew points and cantillation, Tibetan
+# stacks); "Zalgo" text stacks hundreds, which pile up over the lines above and, in a
+# monospace box, run sideways off the page. Past this many in a row, one U+FFFD says the
+# rest were left out (the raw JSON keeps them).
+_MAX_MARKS_IN_A_ROW = 6
+_MARKS = _combining_marks()
+_MARK_FLOOD = re.compile(f"([{_MARKS}]{{{_MAX_MARKS_IN_A_ROW}}})[{_MARKS}]+")
 
 
 def without_bidi_controls(text: str) -> str:
     """The text with each bidirectional control, and each control character but tab and
-    line breaks, shown as U+FFFD, as in the event's fields."""
-    return text.translate(_BIDI_IN_TEXT)
+    line breaks, shown as U+FFFD, as in the event's fields; a flood of combining marks is
+    cut to a few and U+FFFD."""
+    if _ANY_CONTROL.search(text):
+        text = text.translate(_BIDI_IN_TEXT)
+    return text if text.isascii() else _MARK_FLOOD.sub("\\1\ufffd", text)
 
 
 @dataclass(frozen=True)
@@ -252,7 +282,7 @@ _MAX_REPEATED_NAMES = 20
 
 def _shown_names(names: Iterable[str]) -> tuple[str, ...]:
     shown = sorted(
-        cut(_SURROGATE.sub("\ufffd", name).translate(_BIDI_IN_TEXT), SHORT_TEXT_LIMIT)
+        cut(without_bidi_controls(_SURROGATE.sub("\ufffd", name)), SHORT_TEXT_LIMIT)
         for name in names
     )
     return tuple(shown[:_MAX_REPEATED_NAMES])
@@ -287,7 +317,7 @@ def _string(
     if value is None:
         return None
     if isinstance(value, str):
-        return cut(value.translate(_BIDI_IN_TEXT), limit) if value.strip() else None
+        return cut(without_bidi_controls(value), limit) if value.strip() else None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, float) and math.isfinite(value):
@@ -361,7 +391,7 @@ def _moment(payload: Mapping[str, Any], name: str, problems: list[str]) -> Momen
     parsed = parse_timestamp(value)
     if parsed is None:
         problems.append(name)
-        return Moment(raw=cut(value.translate(_BIDI_IN_TEXT), _MAX_TIMESTAMP_LENGTH), value=None)
+        return Moment(raw=cut(without_bidi_controls(value), _MAX_TIMESTAMP_LENGTH), value=None)
     return Moment(raw=value, value=parsed)
 
 
@@ -404,9 +434,9 @@ def _full_payload(value: Any, problems: list[str]) -> str | None:
         try:
             decoded = load_json(value)
         except (ValueError, RecursionError):
-            return value.translate(_BIDI_IN_TEXT)
+            return without_bidi_controls(value)
         if not isinstance(decoded, dict | list):
-            return value.translate(_BIDI_IN_TEXT)
+            return without_bidi_controls(value)
         value = decoded
     try:
         return json_text(value)

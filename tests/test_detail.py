@@ -200,6 +200,20 @@ def test_bidirectional_controls_are_shown_replaced_and_escaped_in_the_json():
     assert json.loads(detail.raw_json)["statusReason"] == spoof
 
 
+def test_a_flood_of_combining_marks_is_cut_to_a_few_but_the_json_keeps_it():
+    zalgo = "Z" + "\u0336\u0337\u0338\u0301\u030c" * 60 + "algo"
+    detail = event_from("sms_delivered.json", statusReason=zalgo, leadId=zalgo)
+    assert detail.status_reason == "Z" + "\u0336\u0337\u0338\u0301\u030c\u0336\ufffdalgo"
+    assert detail.lead_id == detail.status_reason
+    assert json.loads(detail.raw_json)["statusReason"] == zalgo
+
+
+def test_the_marks_real_scripts_stack_are_kept():
+    # Hebrew: a letter with a dagesh, a vowel, a cantillation mark and a meteg.
+    pointed = "\u05d1\u05bc\u05b0\u0591\u05bd\u05e8"
+    assert event_from("sms_delivered.json", summary=pointed).summary == pointed
+
+
 def test_right_to_left_text_itself_is_kept():
     detail = event_from("sms_delivered.json", summary="שלום עולם مرحبا")
     assert detail.summary == "שלום עולם مرحبا"
