@@ -127,6 +127,8 @@ _STEPS: dict[str, tuple[str, str]] = {
 _FAILURE_STEPS = {"failedAt", "undeliverableAt", "blockedAt", "canceledAt"}
 # Bookkeeping rather than something that happened to the message.
 _BOOKKEEPING_STEPS = {"modifiedAt"}
+# Steps that may be timed before the event's creation, or are the creation.
+_NOT_AFTER_CREATION = {"createdAt", "scheduledFor"}
 
 
 def _normalise(value: str) -> str:
@@ -181,6 +183,28 @@ def status_conflict(detail: EventDetail) -> str | None:
             return (
                 f"LeadPing's status says {badge.label}, but the lifecycle also has "
                 f"{step_label.lower()}: check the timeline and the raw JSON."
+            )
+    return _before_creation(detail)
+
+
+# Clocks of different systems differ a little; past this, a step before the event's creation
+# is said, as the timeline (in time order) would otherwise start with it unexplained.
+_CLOCK_SLACK = timedelta(seconds=1)
+
+
+def _before_creation(detail: EventDetail) -> str | None:
+    created = detail.created_at.value if detail.created_at else None
+    if created is None:
+        return None
+    for attr, key in LIFECYCLE_FIELDS.items():
+        moment: Moment | None = getattr(detail, attr)
+        if key in _NOT_AFTER_CREATION or moment is None or moment.value is None:
+            continue
+        if moment.value < created - _CLOCK_SLACK:
+            return (
+                f"LeadPing's lifecycle puts {_STEPS[key][0].lower()} before the event was "
+                "created: its times may come from clocks that disagree. The timeline is in "
+                "time order; check the raw JSON."
             )
     return None
 
@@ -317,7 +341,9 @@ def _step(key: str, moment: Moment, *, now: datetime, previous: datetime | None)
 
 
 def timeline_outcome(steps: Sequence[TimelineStep]) -> TimelineStep | None:
-    """The step that sums the event up: the last failure, else the last step with a time.
+    """The step that sums the event up: the last failure, else the furthest step with a time,
+    by where the step comes in an event's life rather than by its time (with LeadPing's
+    clocks out of step, a delivery timed before the creation is still the outcome).
 
     "Last modified" is bookkeeping, not an outcome, so it is passed over unless it is the only
     step; a step whose time could not be read is never picked over one that could.
@@ -328,4 +354,11 @@ def timeline_outcome(steps: Sequence[TimelineStep]) -> TimelineStep | None:
     outcomes = [step for step in steps if step.key not in _BOOKKEEPING_STEPS]
     readable = [step for step in outcomes if step.at is not None]
     candidates = readable or outcomes or steps
-    return candidates[-1] if candidates else None
+    return max(candidates, key=_lifecycle_place) if candidates else None
+
+
+_LIFECYCLE_PLACES = {key: place for place, key in enumerate(LIFECYCLE_FIELDS.values())}
+
+
+def _lifecycle_place(step: TimelineStep) -> int:
+    return _LIFECYCLE_PLACES[step.key]

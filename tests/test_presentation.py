@@ -541,6 +541,19 @@ def test_it_takes_the_last_step_as_the_outcome():
     assert outcome.key == "deliveredAt"
 
 
+def test_the_outcome_is_the_furthest_step_even_when_leadpings_clocks_disagree():
+    detail = _detail(
+        createdAt="2024-01-01T10:00:10Z",
+        queuedAt="2024-01-01T10:00:08Z",
+        sentAt="2024-01-01T10:00:03Z",
+        deliveredAt="2024-01-01T09:00:05Z",
+        modifiedAt="2024-01-01T10:00:06Z",
+    )
+    steps = build_timeline(detail, now=NOW)
+    assert steps[0].key == "deliveredAt"
+    assert timeline_outcome(steps).key == "deliveredAt"
+
+
 def test_it_passes_over_last_modified_when_choosing_the_outcome():
     detail = _detail(
         createdAt="2024-01-01T10:00:00Z",
@@ -618,6 +631,26 @@ def test_a_failed_event_with_a_delivery_time_is_flagged():
 @pytest.mark.parametrize("status", ["Completed", "Odd", None])
 def test_an_event_whose_status_and_lifecycle_agree_is_not_flagged(status):
     assert status_conflict(event_from("sms_delivered.json", status=status)) is None
+
+
+def test_a_step_timed_before_the_events_creation_is_flagged():
+    detail = event_from(
+        "sms_delivered.json",
+        createdAt="2026-11-26T14:00:10Z",
+        deliveredAt="2026-11-26T13:00:05Z",
+        modifiedAt="2026-11-26T14:00:10Z",
+    )
+    assert status_conflict(detail) == (
+        "LeadPing's lifecycle puts delivered before the event was created: its times may come "
+        "from clocks that disagree. The timeline is in time order; check the raw JSON."
+    )
+
+
+def test_clocks_a_moment_apart_are_not_flagged():
+    detail = event_from(
+        "sms_delivered.json", createdAt="2026-11-26T14:00:00.900Z", queuedAt="2026-11-26T14:00:00Z"
+    )
+    assert status_conflict(detail) is None
 
 
 @pytest.mark.parametrize("status", ["Pending", "InProgress"])
