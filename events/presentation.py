@@ -148,13 +148,25 @@ def status_badge(status: str | None) -> StatusBadge:
     known = _STATUSES.get(_normalise(status))
     if known is not None:
         return known
+    label = short_label(status)
     return StatusBadge(
         key="unknown",
-        label=status,
+        label=label,
         icon="question",
         is_final=False,
-        description="A status this dashboard does not know yet.",
+        description="A status this dashboard does not know yet"
+        + ("." if label == status else f": {status}"),
     )
+
+
+# LeadPing's own words for a type, status or direction head the page and name the tab: a
+# few words are a label, a thousand characters would push the status off the first screen.
+LABEL_LENGTH = 60
+
+
+def short_label(text: str) -> str:
+    """`text` in at most LABEL_LENGTH characters, the last one "…" if it was cut."""
+    return text if len(text) <= LABEL_LENGTH else text[: LABEL_LENGTH - 1] + "…"
 
 
 # Lifecycle times that contradict a status: a failure time beside "Completed", a delivery
@@ -218,14 +230,16 @@ def timeline_kind(timeline_type: str | None) -> EventKind:
     """Label and icon for a timelineType; unknown types keep their text beside a generic icon."""
     if timeline_type is None or not timeline_type.strip():
         return EventKind("Unknown type", GENERIC_ICON)
-    return _KINDS.get(_normalise(timeline_type)) or EventKind(timeline_type, GENERIC_ICON)
+    return _KINDS.get(_normalise(timeline_type)) or EventKind(
+        short_label(timeline_type), GENERIC_ICON
+    )
 
 
 def direction_label(direction: str | None) -> str | None:
     """Inbound or Outbound whatever the spelling; other values as received, blank as None."""
     if direction is None or not direction.strip():
         return None
-    return _DIRECTIONS.get(_normalise(direction), direction)
+    return _DIRECTIONS.get(_normalise(direction)) or short_label(direction)
 
 
 # Parsing and geocoding a number is the dearest part of drawing an event page, and the

@@ -665,6 +665,17 @@ def test_a_live_event_is_flagged_only_once_its_lifecycle_has_an_ending(status):
     assert "but the lifecycle also has failed" in status_conflict(failed)
 
 
+def test_a_long_unknown_status_type_or_direction_is_cut_to_a_label():
+    status = "Held for review " * 60
+    badge = status_badge(status)
+    assert len(badge.label) == 60
+    assert badge.label.endswith("…")
+    assert badge.description.endswith(status)
+    assert len(timeline_kind("Carrier pigeon " * 60).label) == 60
+    assert len(direction_label("Sideways " * 60)) == 60
+    assert status_badge("Held").description == "A status this dashboard does not know yet."
+
+
 @pytest.mark.parametrize("status", ["Completed?", "Com\u200bpleted", "Fa\u0301iled", "Cancelled!"])
 def test_a_status_that_only_looks_final_is_shown_as_received_and_not_final(status):
     badge = status_badge(status)
