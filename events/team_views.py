@@ -1,6 +1,8 @@
 """Screens for the team: the lookup audit trail (team admins) and each user's preferences."""
 
 import csv
+import threading
+import unicodedata
 from collections.abc import Iterator
 
 from django.conf import settings
@@ -72,14 +74,49 @@ def audit_export(request: HttpRequest) -> HttpResponse:
         return HttpResponse(
             "Invalid filters.", status=400, content_type="text/plain; charset=utf-8"
         )
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    headers = {"Content-Disposition": f'attachment; filename="lookup-audit-{stamp}.csv"'}
+    if request.method == "HEAD":
+        # gunicorn drops a HEAD's body without reading it to the end: built, it would hold a
+        # thread for as long as the whole trail takes to write, long after the client left.
+        return HttpResponse(content_type=_CSV_TYPE, headers=headers)
+    if not _export_slots.acquire(blocking=False):
+        return HttpResponse(
+            "Other exports of the audit trail are being written right now. Try again in a minute.",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+            headers={"Retry-After": "60"},
+        )
     filters = form.filters() if form.is_bound else {}
     rows = audit_for(request.user, every_row=True, **filters)
-    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    return StreamingHttpResponse(
-        _csv_lines(visible_rows(request.user, rows)),
-        content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="lookup-audit-{stamp}.csv"'},
-    )
+    lines = _Export(_csv_lines(visible_rows(request.user, rows)))
+    return StreamingHttpResponse(lines, content_type=_CSV_TYPE, headers=headers)
+
+
+_CSV_TYPE = "text/csv; charset=utf-8"
+# A whole trail takes a while to write (300,000 rows: 48 s); a few at once per process leave
+# the other threads to the desk.
+_EXPORTS_AT_ONCE = 2
+_export_slots = threading.BoundedSemaphore(_EXPORTS_AT_ONCE)
+
+
+class _Export:
+    """The CSV lines, holding an export slot until the response is closed (sent, or its
+    client gone): Django closes what a streaming response iterates when it is closed."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self._lock = threading.Lock()
+        self._holds_slot = True
+
+    def __iter__(self) -> Iterator[str]:
+        return self._lines
+
+    def close(self) -> None:
+        with self._lock:
+            if self._holds_slot:
+                self._holds_slot = False
+                _export_slots.release()
 
 
 class _Echo:
@@ -89,7 +126,8 @@ class _Echo:
 
 def _csv_lines(rows: Iterator[LookupAudit]) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    yield writer.writerow(_CSV_COLUMNS)
+    # The byte order mark tells spreadsheets the file is UTF-8 ("Ölaf", "•••0177").
+    yield "\ufeff" + writer.writerow(_CSV_COLUMNS)
     for row in rows:
         yield writer.writerow(
             [_csv_safe(str(getattr(row, column) or "")) for column in _CSV_COLUMNS]
@@ -106,10 +144,18 @@ def _csv_safe(value: str) -> str:
     page), and a cell that could start a formula (= + - @, after blanks, or a tab or carriage
     return first) quoted with a leading apostrophe."""
     value = without_bidi_controls(value)
-    start = value.lstrip(" \t\r\n\x0b\x0c\u3000")[:1]
-    if value and (value[0] in "\t\r" or start in _FORMULA_STARTS):
+    if value and (value[0] in "\t\r" or _first_shown(value) in _FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def _first_shown(value: str) -> str:
+    """The first character of `value` that is neither a blank (of any script, line breaks
+    included) nor invisible (a format character: zero-width space, byte order mark…)."""
+    for char in value:
+        if not char.isspace() and unicodedata.category(char) != "Cf":
+            return char
+    return ""
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

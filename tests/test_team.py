@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from events import leadping, masking, views
+from events import leadping, masking, team_views, views
 from events.models import AppendOnlyError, LookupAudit, Preferences
 from events.services import EventSnapshot
 from tests.conftest import TEST_API_KEY, event_from, role
@@ -519,11 +519,22 @@ def test_the_audit_trail_is_never_kept_by_a_browser_or_proxy(team_admin_client, 
         assert "private" in response["Cache-Control"]
 
 
+@pytest.fixture(autouse=True)
+def _free_export_slots(monkeypatch):
+    """A test that reads an export's headers only leaves its response unclosed (a server
+    always closes it): each test starts with every slot free."""
+    slots = threading.BoundedSemaphore(team_views._EXPORTS_AT_ONCE)
+    monkeypatch.setattr(team_views, "_export_slots", slots)
+
+
 def test_the_audit_exports_as_csv_with_formulas_defused(team_admin_client, audit_rows):
     response = team_admin_client.get(reverse("events:audit_export"), {"user": "tess"})
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    text = b"".join(response.streaming_content).decode()
+    body = b"".join(response.streaming_content)
+    # Spreadsheets read a file without a byte order mark in the machine's own code page.
+    assert body.startswith("\ufeff".encode())
+    text = body.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][:3] == ["at", "username", "event_id"]
     assert {row[2] for row in rows[1:]} == {"evt-aaa", "'=HYPERLINK(1)"}
@@ -828,7 +839,7 @@ def test_the_audit_page_and_export_mask_numbers_for_viewers_without_the_permissi
     )
     page = masked_auditor_client.get(reverse("events:audit")).content.decode()
     export = masked_auditor_client.get(reverse("events:audit_export"))
-    csv_text = b"".join(export.streaming_content).decode()
+    csv_text = b"".join(export.streaming_content).decode("utf-8-sig")
     for text in (page, csv_text):
         assert "555 0124" not in text
         assert "•••0124" in text
@@ -846,7 +857,7 @@ def test_the_audit_filter_does_not_tell_a_masked_viewer_the_hidden_digits(
         query = {"event_id": event_id}
         page = client.get(reverse("events:audit"), query).content.decode()
         export = client.get(reverse("events:audit_export"), query)
-        csv_text = b"".join(export.streaming_content).decode()
+        csv_text = b"".join(export.streaming_content).decode("utf-8-sig")
         return [
             shown
             for shown in ("•••0123", "1-415-555-0123", "evt_4155")
@@ -902,15 +913,44 @@ def test_the_admin_s_audit_rows_are_for_those_who_may_see_full_numbers(client, d
     assert client.get("/admin/events/lookupaudit/").status_code == 200
 
 
+def test_a_head_request_for_the_export_writes_nothing(team_admin_client, audit_rows):
+    with mock.patch.object(team_views, "audit_for") as audit_for:
+        response = team_admin_client.head(reverse("events:audit_export"))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert "attachment" in response["Content-Disposition"]
+    audit_for.assert_not_called()
+
+
+def test_exports_beyond_a_few_at_once_are_refused_until_one_is_done(team_admin_client, audit_rows):
+    running = [team_admin_client.get(reverse("events:audit_export")) for _ in range(2)]
+    refused = team_admin_client.get(reverse("events:audit_export"))
+    assert refused.status_code == 503
+    assert refused["Retry-After"] == "60"
+    assert b"Try again in a minute" in refused.content
+    b"".join(running[0].streaming_content)  # the client closes it once it is read
+    assert team_admin_client.get(reverse("events:audit_export")).status_code == 200
+
+
 def test_the_audit_export_defuses_formulas_behind_blanks_and_in_full_width(
     team_admin_client,
 ):
-    for typed in ("\n=1+1", " =1+1", "\uff1dHYPERLINK(1)", "evt-\u202e1cba"):
+    typed_values = ("\n=1+1", " =1+1", "\uff1dHYPERLINK(1)", "evt-\u202e1cba")
+    for typed in (*typed_values, "\xa0=1", "\u2028@A1", "\u200b+1", "\ufeff-1"):
         LookupAudit.objects.create(
             username="sam", event_id=typed, kind="search", outcome="invalid_id", at=timezone.now()
         )
     export = team_admin_client.get(reverse("events:audit_export"))
-    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
     assert sorted(row[2] for row in rows[1:]) == sorted(
-        ["'\n=1+1", "' =1+1", "'\uff1dHYPERLINK(1)", "evt-\ufffd1cba"]
+        [
+            "'\n=1+1",
+            "' =1+1",
+            "'\uff1dHYPERLINK(1)",
+            "evt-\ufffd1cba",
+            "'\xa0=1",
+            "'\u2028@A1",
+            "'\u200b+1",
+            "'\ufeff-1",
+        ]
     )
