@@ -9,6 +9,7 @@ No admin list takes a regular expression in its query string: on SQLite it runs 
 holding the process, and a crafted one can take minutes.
 """
 
+import unicodedata
 from typing import Any
 
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin
@@ -17,7 +18,6 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group, User
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Lower
 from django.http import HttpRequest
 
 from events.access import FULL_NUMBERS_PERMISSION
@@ -37,9 +37,15 @@ def beyond_team_admins() -> Q:
     )
 
 
-def _protected_usernames() -> list[str]:
+def _protected_usernames() -> set[str]:
     users = User.objects.filter(beyond_team_admins()).distinct()
-    return [name.lower() for name in users.values_list("username", flat=True)]
+    return {_folded(name) for name in users.values_list("username", flat=True)}
+
+
+def _folded(username: str) -> str:
+    """A username as compared whatever its case or width ("ÖLAF"; "root" in full-width
+    letters): in Python, as SQLite's LOWER() folds ASCII only."""
+    return unicodedata.normalize("NFKC", username).casefold()
 
 
 class _NoRegexLookups:
@@ -148,8 +154,14 @@ class _TeamAdminLoginRecords(_NoRegexLookups):
         records = super().get_queryset(request)  # type: ignore[misc]
         if request.user.is_superuser:
             return records
-        # Usernames as typed at login: compared without case, as a login attempt may be.
-        return records.alias(typed=Lower("username")).exclude(typed__in=_protected_usernames())
+        # Usernames as typed at login: compared without case or width, as typed names vary.
+        protected = _protected_usernames()
+        hidden = [
+            pk
+            for pk, typed in records.values_list("pk", "username")
+            if _folded(typed or "") in protected
+        ]
+        return records.exclude(pk__in=hidden)
 
 
 class DeskAccessAttemptAdmin(_TeamAdminLoginRecords, AccessAttemptAdmin):

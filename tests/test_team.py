@@ -776,9 +776,10 @@ def test_a_team_admin_still_manages_staff_holding_only_the_roles(team_admin_clie
 
 
 def test_a_team_admin_cannot_see_or_clear_a_superusers_lockout(
-    team_admin_client, superuser, staff_user
+    team_admin_client, superuser, staff_user, django_user_model
 ):
-    for username in ("ROOT", "sam"):
+    django_user_model.objects.create_superuser("Ölaf", "o@example.com", "a-long-password-1")
+    for username in ("ROOT", "ÖLAF", "\uff52\uff4f\uff4f\uff54", "sam"):
         AccessAttempt.objects.create(
             username=username,
             ip_address="10.0.0.1",
@@ -792,12 +793,15 @@ def test_a_team_admin_cannot_see_or_clear_a_superusers_lockout(
     listing = team_admin_client.get("/admin/axes/accessattempt/").content.decode()
     assert "sam" in listing
     assert "ROOT" not in listing
+    assert "ÖLAF" not in listing
     attempts = list(AccessAttempt.objects.order_by("username").values_list("pk", flat=True))
     team_admin_client.post(
         "/admin/axes/accessattempt/",
         {"action": "delete_selected", "_selected_action": attempts, "post": "yes"},
     )
-    assert list(AccessAttempt.objects.values_list("username", flat=True)) == ["ROOT"]
+    assert sorted(AccessAttempt.objects.values_list("username", flat=True)) == sorted(
+        ["ROOT", "ÖLAF", "\uff52\uff4f\uff4f\uff54"]
+    )
 
 
 @pytest.mark.parametrize(
