@@ -187,10 +187,30 @@
     return label ? label.textContent.trim() : null;
   }
   document.addEventListener("DOMContentLoaded", function () { shownStatus = currentStatus(); });
+  // A status that flips on every poll is said at most once per ANNOUNCE_GAP_MS: the changes
+  // in between are summed up by the latest one at the end of the gap.
+  const ANNOUNCE_GAP_MS = 10000;
+  let announcedAt = 0;
+  let announceTimer = null;
   function announceStatus() {
     const status = currentStatus();
-    if (status && shownStatus !== null && status !== shownStatus) toast("Status now: " + status);
+    if (!status || shownStatus === null || status === shownStatus || announceTimer) {
+      if (shownStatus === null) shownStatus = status;
+      return;
+    }
+    const wait = announcedAt + ANNOUNCE_GAP_MS - Date.now();
+    if (wait <= 0) {
+      sayStatus();
+    } else {
+      announceTimer = setTimeout(function () { announceTimer = null; sayStatus(); }, wait);
+    }
+  }
+  function sayStatus() {
+    const status = currentStatus();
+    if (!status || status === shownStatus) return;
+    toast("Status now: " + status);
     shownStatus = status;
+    announcedAt = Date.now();
   }
 
   // A poll that brings a new answer redraws the status panel only; the details below it
@@ -226,12 +246,39 @@
   const FOCUSABLE = "a[href], button, summary, [tabindex]";
   let keptView = null;
 
+  // A poll redraws the whole status panel: the keyboard stays where it was (the status
+  // reason's scroll box, a link), and so does that box's scroll, or focus falls to the page.
+  let panelView = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const panel = event.detail.target;
+    if (!panel || panel.id !== "status-panel" || !event.detail.shouldSwap) return;
+    const focused = document.activeElement;
+    panelView = focused !== panel && panel.contains(focused)
+      ? { focus: identity(focused), scroll: focused.scrollTop } : null;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    const panel = document.getElementById("status-panel");
+    const wanted = panelView;
+    panelView = null;
+    if (!wanted || !panel) return;
+    focusOverflowingBoxes();
+    const again = Array.prototype.find.call(panel.querySelectorAll(FOCUSABLE), function (element) {
+      return identity(element) === wanted.focus;
+    });
+    if (!again) return;
+    again.focus({ preventScroll: true });
+    again.scrollTop = wanted.scroll;
+  });
+
   // What a control is, whatever its place: a new answer may add a control above it (a
   // "Copy provider message ID" once the message is sent), so its position is no guide. One
   // with an ID (the raw JSON's box) is that ID, whatever the new answer put in it.
   function identity(element) {
     if (element.id) return "#" + element.id;
     const holder = element.parentElement ? element.parentElement.closest("[id]") : null;
+    // A scroll box is the same box whatever text the new answer put in it.
+    const box = Object.keys(SCROLL_BOXES).find(function (name) { return element.classList.contains(name); });
+    if (box) return ["box", box, holder ? holder.id : ""].join("\u0000");
     return [
       element.tagName,
       element.id,
@@ -304,7 +351,8 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     refreshRelativeTimes();
-    setInterval(refreshRelativeTimes, 15000);
+    // Often enough that "12 seconds ago" is never 15 seconds behind.
+    setInterval(refreshRelativeTimes, 5000);
   });
   document.addEventListener("htmx:afterSettle", function () { refreshRelativeTimes(); });
 

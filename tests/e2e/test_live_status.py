@@ -230,3 +230,30 @@ def test_an_html_error_page_is_not_quoted_in_the_note(desk: Page, live_event_id:
     expect(note).to_be_visible(timeout=3 * POLL_SECONDS * 1000)
     expect(note).to_contain_text("the desk answered 502.")
     assert "doctype" not in note.inner_text()
+
+
+def test_a_poll_keeps_the_focus_and_scroll_of_a_long_status_reason(desk: Page, live_event_id: str):
+    """desk.js makes an overflowing status reason a focusable region; each poll redraws the
+    whole panel, and dropped the focus to the page and the box's scroll to the top."""
+    reason = " ".join(f"Carrier note {n}." for n in range(400))
+
+    def with_reason(route):
+        # Every poll answered with the panel (200), as if LeadPing's answer had changed.
+        url = re.sub(r"\?v=.*", "?v=changed", route.request.url)
+        answer = route.fetch(url=url)
+        said = f'</span></span>\n<span class="status-reason">{reason} {uuid4().hex}</span>'
+        route.fulfill(response=answer, body=answer.text().replace("</span></span>", said, 1))
+
+    desk.route(re.compile(r"/events/live-[^/]+/(status/.*)?$"), with_reason)
+    desk.goto(f"/events/{live_event_id}/")
+    box = desk.get_by_role("region", name="Status reason (scrolls)")
+    box.focus()
+    box.evaluate("box => { box.scrollTop = 120; }")
+    with desk.expect_response(
+        lambda response: _is_poll(response.url) and response.status == 200,
+        timeout=3 * POLL_SECONDS * 1000,
+    ):
+        pass
+    desk.wait_for_timeout(300)  # htmx settles the swap after the answer
+    expect(box).to_be_focused()
+    assert box.evaluate("box => box.scrollTop") == 120
