@@ -64,7 +64,9 @@ class AdminQueryGuardMiddleware:
       NUL and keep it as U+FFFD (the audit trail records what was typed).
     - A date drill-down out of range (`?at__year=9999`, `?at__year=99999999999`): Django's
       ChangeList catches only the ValueError of a bad date, not the OverflowError of a huge
-      number, nor the year after 9999 it computes as the end of the range.
+      number, nor the year after 9999 it computes as the end of the range. Other lookups on
+      a date's parts (`?at__year__gte=0`, `?at__iso_year=10000`, `?at__week=…`) fail the
+      same way when the query runs; the admin never makes them, so they are refused.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -76,12 +78,22 @@ class AdminQueryGuardMiddleware:
             return self.get_response(request)
         if ("%00" in query or "\x00" in query) and self._has_nul(request):
             raise BadRequest("NUL character in an admin query string")
-        if "__year=" in query or "__month=" in query or "__day=" in query:
-            for key, values in request.GET.lists():
-                bounds = _DATE_PARTS.get(key.rpartition("__")[2])
-                if bounds and not all(_within(value, bounds) for value in values):
-                    raise BadRequest("Date out of range in an admin query string")
+        # Keys as Django decodes them: "at%5F%5Fyear" is "at__year" too.
+        for key, values in request.GET.lists():
+            self._check_date_parts(key, values)
         return self.get_response(request)
+
+    @staticmethod
+    def _check_date_parts(key: str, values: list[str]) -> None:
+        parts = key.split("__")
+        if not _DATE_TRANSFORMS.intersection(parts[1:]):
+            return
+        # Only the drill-down's own form: `<field>__year`, `__month` or `__day`, a number.
+        bounds = _DATE_PARTS.get(parts[-1])
+        if bounds is None or _DATE_TRANSFORMS.intersection(parts[1:-1]):
+            raise BadRequest("Unsupported date lookup in an admin query string")
+        if not all(_within(value, bounds) for value in values):
+            raise BadRequest("Date out of range in an admin query string")
 
     @staticmethod
     def _has_nul(request: HttpRequest) -> bool:
@@ -93,6 +105,22 @@ class AdminQueryGuardMiddleware:
 # The date parts of the admin's date_hierarchy drill-down, and the values it can compute
 # a range from (the year after the last must exist too).
 _DATE_PARTS = {"year": (1, 9998), "month": (1, 12), "day": (1, 31)}
+# Django's transforms of a date or time into a number.
+_DATE_TRANSFORMS = frozenset(
+    {
+        "year",
+        "iso_year",
+        "quarter",
+        "month",
+        "week",
+        "week_day",
+        "iso_week_day",
+        "day",
+        "hour",
+        "minute",
+        "second",
+    }
+)
 
 
 def _within(value: str, bounds: tuple[int, int]) -> bool:

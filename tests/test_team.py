@@ -492,11 +492,25 @@ def test_a_nul_in_an_admin_filter_is_a_400_not_a_database_error(team_admin_clien
         {"at__year": "2026", "at__month": "99999999999"},
         {"at__year": "2026", "at__month": "11", "at__day": "32"},
         {"at__year": "٢٠٢٦"},  # Arabic-Indic digits: isdigit, but no year for a query
+        # Lookups on a date's parts the admin never makes, which fail when the query runs.
+        {"at__year__exact": "99999999999"},
+        {"at__year__gte": "0"},
+        {"at__year__lt": "0"},
+        {"at__iso_year": "10000"},
+        {"at__iso_year__gt": "9999"},
+        {"at__week": "2"},
     ],
 )
 def test_a_date_drill_down_out_of_range_is_a_400_not_a_500(team_admin_client, query):
     response = team_admin_client.get(reverse("admin:events_lookupaudit_changelist"), query)
     assert response.status_code == 400
+
+
+def test_a_date_lookup_on_other_admin_lists_is_a_400_too(team_admin_client):
+    users = reverse("admin:auth_user_changelist")
+    assert team_admin_client.get(users, {"date_joined__year__gte": "0"}).status_code == 400
+    attempts = "/admin/axes/accessattempt/?attempt_time%5F%5Fyear%5F%5Fexact=99999999999"
+    assert team_admin_client.get(attempts).status_code == 400
 
 
 def test_a_date_drill_down_in_range_still_works(team_admin_client, audit_rows):
