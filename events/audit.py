@@ -50,9 +50,21 @@ def record_lookup(
         "event_type": _storable(event_type, 200),
         "status": _storable(status, 100),
         "client_ip": request.META.get("REMOTE_ADDR", ""),
-        "user_agent": _storable(request.headers.get("User-Agent"), _MAX_USER_AGENT),
+        "user_agent": _storable(_header_text(request.headers.get("User-Agent")), _MAX_USER_AGENT),
     }
     after_response.defer(partial(_insert, fields))
+
+
+def _header_text(value: str | None) -> str | None:
+    """A header as its sender wrote it: WSGI reads header bytes as Latin-1, so a browser's
+    UTF-8 ("Mozilla/5.0 … Größe") arrives as mojibake ("GrÃ¶ÃŸe"); bytes that are not UTF-8
+    stay as read."""
+    if value is None or value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
 
 
 def _storable(text: str | None, limit: int) -> str:

@@ -288,6 +288,13 @@ def test_a_permalink_view_is_recorded_with_what_was_found(staff_client, lookup_e
     assert row.user_agent == "Mozilla/5.0 test"
 
 
+def test_a_user_agent_sent_as_utf_8_is_recorded_as_written(staff_client, lookup_event):
+    # As a WSGI server hands the header over: its bytes read as Latin-1.
+    sent = "Mozilla/5.0 Größe\xa0=1".encode().decode("latin-1")
+    staff_client.get(reverse("events:detail", args=[SMS_ID]), headers={"User-Agent": sent})
+    assert LookupAudit.objects.get().user_agent == "Mozilla/5.0 Größe\xa0=1"
+
+
 @pytest.mark.parametrize(
     ("error", "outcome"),
     [
