@@ -14,9 +14,12 @@ from typing import Any
 
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin
 from axes.models import AccessAttempt, AccessFailureLog
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group, User
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
@@ -106,8 +109,33 @@ class LookupAuditAdmin(_GuardedList, admin.ModelAdmin):
 admin.site.unregister(User)
 
 
+class _DistinctUsername(forms.ModelForm):
+    """Refuses a username that another user's differs from only in case or width ("Root"
+    beside "root"): the audit trail names users by username. Django's add form checks case
+    (in SQL, ASCII only on SQLite), its change form not at all."""
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data.get("username") or ""
+        others = User.objects.exclude(pk=self.instance.pk).values_list("username", flat=True)
+        if any(_folded(other) == _folded(username) for other in others):
+            raise ValidationError(
+                "A user with this username, written in another case or width, already exists."
+            )
+        return username
+
+
+class StaffChangeForm(_DistinctUsername, UserChangeForm):
+    pass
+
+
+class StaffCreationForm(_DistinctUsername, AdminUserCreationForm):
+    pass
+
+
 @admin.register(User)
 class StaffAdmin(_GuardedList, UserAdmin):
+    form = StaffChangeForm
+    add_form = StaffCreationForm
     list_display = ("username", "first_name", "last_name", "is_active", "roles", "last_login")
     list_filter = ("is_active", "groups", "is_superuser")
 

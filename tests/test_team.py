@@ -663,6 +663,38 @@ def test_a_team_admin_creates_staff_with_a_role(team_admin_client):
     assert not user.is_staff
 
 
+def test_no_user_can_be_renamed_or_created_as_another_in_another_case_or_width(
+    team_admin_client, superuser, staff_user
+):
+    """The audit trail names users by username: "Root" beside "root" read as root."""
+    for name in ("Root", "\uff52\uff4f\uff4f\uff54"):
+        response = team_admin_client.post(
+            f"/admin/auth/user/{staff_user.pk}/change/",
+            {
+                "username": name,
+                "is_active": "on",
+                "groups": [role("Support").pk],
+                "date_joined_0": "2026-01-01",
+                "date_joined_1": "00:00:00",
+            },
+        )
+        assert response.status_code == 200
+        assert "written in another case or width, already exists" in response.content.decode()
+    response = team_admin_client.post(
+        "/admin/auth/user/add/",
+        {
+            "username": "SAM",
+            "password1": "a-long-Passphrase-42",
+            "password2": "a-long-Passphrase-42",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 200
+    staff_user.refresh_from_db()
+    assert staff_user.username == "sam"
+    assert not User.objects.filter(username="SAM").exists()
+
+
 def test_a_team_admin_cannot_see_or_edit_superusers(team_admin_client, superuser):
     changelist = team_admin_client.get("/admin/auth/user/")
     assert b"root" not in changelist.content
