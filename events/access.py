@@ -1,6 +1,7 @@
 """Who may use the desk (a logged-in, active user holding `events.lookup_event`), and what
 of a phone number each user may see."""
 
+import ipaddress
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -34,6 +35,24 @@ def axes_username(request: HttpRequest, credentials: dict | None = None) -> str 
     else:
         username = getattr(request, "data", request.POST).get("username")
     return username[:AXES_USERNAME_LENGTH] if isinstance(username, str) else username
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The address the request came from: the peer's; behind TRUSTED_PROXY_COUNT proxies
+    that each add the address they were reached from to X-Forwarded-For, the one the
+    outermost proxy saw. Entries to the left of it are the client's to write, so never read.
+    Django-axes locks logins out by it (AXES_CLIENT_IP_CALLABLE); the audit trail keeps it."""
+    peer = request.META.get("REMOTE_ADDR", "")
+    count = settings.TRUSTED_PROXY_COUNT
+    if not count:
+        return peer
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if len(hops) < count:
+        return peer
+    try:
+        return str(ipaddress.ip_address(hops[-count]))
+    except ValueError:
+        return peer
 
 
 def visible_text(user: Any, text: str | None) -> str | None:

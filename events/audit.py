@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from events import after_response
-from events.access import FULL_NUMBERS_PERMISSION, visible_text
+from events.access import FULL_NUMBERS_PERMISSION, client_ip, visible_text
 from events.logs import redact
 from events.models import LookupAudit
 
@@ -49,7 +49,7 @@ def record_lookup(
         "outcome": outcome,
         "event_type": _storable(event_type, 200),
         "status": _storable(status, 100),
-        "client_ip": request.META.get("REMOTE_ADDR", ""),
+        "client_ip": client_ip(request),
         "user_agent": _storable(_header_text(request.headers.get("User-Agent")), _MAX_USER_AGENT),
     }
     after_response.defer(partial(_insert, fields))
@@ -117,7 +117,7 @@ def _insert_sql(alias: str) -> str:
 
 
 def _valid_ip(address: str) -> str | None:
-    """The peer address as the WSGI server saw it (a TLS proxy's, behind one), if valid."""
+    """The client's address (events.access.client_ip), if valid."""
     try:
         return str(ipaddress.ip_address(address))
     except ValueError:

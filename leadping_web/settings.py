@@ -223,6 +223,8 @@ AXES_VERBOSE = False
 # The username as typed, cut to the 255 characters of axes' columns: a longer one made
 # PostgreSQL refuse the failure's row, a 500 on the login form.
 AXES_USERNAME_CALLABLE = "events.access.axes_username"
+# The client's address, behind TRUSTED_PROXY_COUNT proxies too (events.access.client_ip).
+AXES_CLIENT_IP_CALLABLE = "events.access.client_ip"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -389,6 +391,11 @@ AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1, maximum=3
 # --- Operations (README, "Running in production") -----------------------------------------
 # Take X-Request-ID from the client only behind a proxy that sets (or strips) it itself.
 TRUST_REQUEST_ID_HEADER = env_bool("TRUST_REQUEST_ID_HEADER", False)
+# How many proxies in front of the desk add the address they were reached from to
+# X-Forwarded-For (nginx's $proxy_add_x_forwarded_for, a cloud load balancer): the client's
+# address, for login lockouts and the audit trail, is the one the outermost of them saw.
+# 0: the peer's address (behind a proxy, that is the proxy's, the same for everyone).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
 # Bearer token for /metrics (staff logins may read it too); unset: staff logins only.
 METRICS_TOKEN = env_secret("METRICS_TOKEN")
 if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:

@@ -1,7 +1,10 @@
 """Every page but login, static files and health checks needs a permitted, logged-in user."""
 
 import pytest
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from events.access import client_ip
 
 # readyz is a probe; metrics answers 401/403 itself, for scrapers (tests/test_metrics.py).
 PUBLIC = {"login", "logout", "healthz", "readyz", "metrics"}
@@ -118,3 +121,62 @@ def test_admin_pages_name_the_desks_icon(admin_client):
     html = admin_client.get("/admin/").content.decode()
     assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in html
     assert "LeadPing Event Desk administration" in html
+
+
+# --- the client's address -----------------------------------------------------------------
+
+
+def test_without_trusted_proxies_the_client_is_the_peer(rf, settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    request = rf.get("/", REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR="6.6.6.6")
+    assert client_ip(request) == "10.0.0.9"
+
+
+@pytest.mark.parametrize(
+    ("count", "forwarded", "expected"),
+    [
+        (1, "203.0.113.7", "203.0.113.7"),
+        # Entries left of those the proxies added are the client's to write.
+        (1, "6.6.6.6, 203.0.113.7", "203.0.113.7"),
+        (2, "6.6.6.6, 203.0.113.7, 10.0.0.2", "203.0.113.7"),
+        (1, " 2001:db8::1 ", "2001:db8::1"),
+        # Not through the proxies, or nothing readable: the peer.
+        (2, "203.0.113.7", "10.0.0.9"),
+        (1, "", "10.0.0.9"),
+        (1, "unknown", "10.0.0.9"),
+    ],
+)
+def test_behind_trusted_proxies_the_client_is_who_the_outermost_one_saw(
+    rf, settings, count, forwarded, expected
+):
+    settings.TRUSTED_PROXY_COUNT = count
+    request = rf.get("/", REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == expected
+
+
+def test_behind_a_proxy_a_locked_out_address_does_not_lock_out_everyone(
+    client, settings, staff_user
+):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.AXES_FAILURE_LIMIT = 2
+    staff_user.set_password("the-right-password-1")
+    staff_user.save()
+    login = reverse("login")
+    for _ in range(2):
+        client.post(
+            login,
+            {"username": "sam", "password": "wrong"},
+            REMOTE_ADDR="10.0.0.1",
+            HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.1",
+        )
+    attacker = client.post(
+        login, {"username": "sam", "password": "wrong"}, HTTP_X_FORWARDED_FOR="198.51.100.1"
+    )
+    assert attacker.status_code == 429
+    owner = Client().post(
+        login,
+        {"username": "sam", "password": "the-right-password-1"},
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_X_FORWARDED_FOR="203.0.113.5",
+    )
+    assert owner.status_code == 302

@@ -288,6 +288,18 @@ def test_a_permalink_view_is_recorded_with_what_was_found(staff_client, lookup_e
     assert row.user_agent == "Mozilla/5.0 test"
 
 
+def test_behind_a_trusted_proxy_the_audit_records_the_address_it_saw(
+    staff_client, lookup_event, settings
+):
+    settings.TRUSTED_PROXY_COUNT = 1
+    staff_client.get(
+        reverse("events:detail", args=[SMS_ID]),
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7",
+    )
+    assert LookupAudit.objects.get().client_ip == "203.0.113.7"
+
+
 def test_a_user_agent_sent_as_utf_8_is_recorded_as_written(staff_client, lookup_event):
     # As a WSGI server hands the header over: its bytes read as Latin-1.
     sent = "Mozilla/5.0 Größe\xa0=1".encode().decode("latin-1")
