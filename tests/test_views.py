@@ -679,6 +679,16 @@ def test_the_details_fragment_brings_the_pages_head_out_of_band(staff_client, lo
     assert "<title>Call someone-else-99 · LeadPing Event Desk</title>" in page
 
 
+def test_the_summary_and_description_take_their_direction_from_their_text(
+    staff_client, lookup_event
+):
+    """Arabic with a number in it read "555-0199 (415) 1+" in a left-to-right paragraph."""
+    lookup_event.return_value = snapshot(summary="اتصل على +1 (415) 555-0199", description="x")
+    page = staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    assert '<p class="summary" dir="auto">اتصل على +1 (415) 555-0199</p>' in page
+    assert '<p class="description" dir="auto">x</p>' in page
+
+
 def test_a_final_answer_for_another_event_keeps_the_page_polling(staff_client, lookup_event):
     lookup_event.return_value = EventSnapshot(
         detail=dataclasses.replace(
