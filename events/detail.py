@@ -386,13 +386,21 @@ def _moment(payload: Mapping[str, Any], name: str, problems: list[str]) -> Momen
     if not isinstance(value, str):
         problems.append(name)
         return Moment(raw=json.dumps(value, default=str)[:_MAX_TIMESTAMP_LENGTH], value=None)
-    if not value.strip():
+    if not value.strip() or _UNSET_TIME.match(value):
         return None
     parsed = parse_timestamp(value)
     if parsed is None:
         problems.append(name)
         return Moment(raw=cut(without_bidi_controls(value), _MAX_TIMESTAMP_LENGTH), value=None)
     return Moment(raw=value, value=parsed)
+
+
+# The first and last moments of .NET's DateTime and Go's zero time: what a backend writes
+# for a time it never set. Read as absent (the raw JSON keeps them), not as an unreadable time.
+_UNSET_TIME = re.compile(
+    r"\s*(?:0001-01-01T00:00:00(?:\.0+)?|9999-12-31T23:59:59(?:\.9+)?)(?:Z|[+-]00:?00)?\s*$",
+    re.IGNORECASE,
+)
 
 
 def parse_timestamp(text: str) -> datetime | None:

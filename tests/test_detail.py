@@ -62,9 +62,9 @@ def test_it_degrades_wrongly_typed_fields_instead_of_failing():
     assert detail.description is None
     assert detail.user is None
     assert detail.direction is None
-    assert {"description", "user", "direction", "sentAt", "createdAt", "deliveredAt"} <= set(
-        detail.problems
-    )
+    assert {"description", "user", "direction", "sentAt", "createdAt"} <= set(detail.problems)
+    # .NET's DateTime.MinValue: a time never set, not a wrongly typed one.
+    assert detail.delivered_at is None
 
 
 @pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
@@ -103,6 +103,18 @@ def test_it_tells_an_answer_for_another_event_from_one_in_another_case():
     data = {**payload("null_heavy.json"), "id": "EVT-AB12"}
     assert parse_event_detail(data, requested_id="evt-ab12").answers_asked_id
     assert not parse_event_detail(data, requested_id="evt-ab13").answers_asked_id
+
+
+@pytest.mark.parametrize(
+    "unset",
+    ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00.0000000+00:00", "9999-12-31T23:59:59.9999999Z"],
+)
+def test_the_placeholders_of_a_time_never_set_read_as_absent(unset):
+    detail = event_from("sms_delivered.json", deliveredAt=unset, failedAt="0001-01-01T00:00:00")
+    assert detail.delivered_at is None
+    assert detail.failed_at is None
+    assert "deliveredAt" not in detail.problems
+    assert json.loads(detail.raw_json)["deliveredAt"] == unset
 
 
 def test_it_keeps_the_raw_json_as_received():

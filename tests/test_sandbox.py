@@ -337,11 +337,11 @@ def test_one_event_has_an_unreadable_timestamp_and_wrongly_typed_fields(
     assert malformed["sentAt"] == "yesterday-ish"
     assert malformed["summary"] == 42
     assert malformed["user"] == "bob"
-    assert set(parse_event_detail(malformed, requested_id=MALFORMED_ID).problems) == {
-        "sentAt",
-        "deliveredAt",
-        "user",
-    }
+    detail = parse_event_detail(malformed, requested_id=MALFORMED_ID)
+    assert set(detail.problems) == {"sentAt", "user"}
+    # .NET's DateTime.MinValue reads as a time never set.
+    assert malformed["deliveredAt"] == "0001-01-01T00:00:00"
+    assert detail.delivered_at is None
 
 
 def test_the_hostile_event_holds_injection_payloads_in_every_string_field(
