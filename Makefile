@@ -30,10 +30,12 @@ serve: $(VENV)/.base-installed
 	$(PY) manage.py collectstatic --noinput
 	exec $(VENV)/bin/gunicorn -c leadping_web/gunicorn.conf.py leadping_web.wsgi
 
+# With REDIS_URL set (the cross-process tests), the tests write and clear keys under a
+# prefix of their own, never a running desk's.
 test: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	REDIS_KEY_PREFIX="$${REDIS_KEY_PREFIX:-desk}-test-$$$$" $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The upstream-budget benchmark: sandbox + gunicorn in a temp dir, one table (docs/benchmarks.md).
 .PHONY: bench

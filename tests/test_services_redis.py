@@ -95,3 +95,19 @@ def test_retry_after_from_one_process_stops_the_other(sandbox):
     outcomes = run_workers(sandbox, [[f"live-{uuid.uuid4().hex[:12]}"]])
     assert outcomes == ["RateLimited"]
     assert sandbox.stats()["requests"] == calls_before
+
+
+def test_clearing_the_cache_deletes_the_desks_keys_and_no_others():
+    """Django's RedisCache.clear() is FLUSHDB: the test suite's own clearing (and anything
+    else calling clear()) emptied the whole Redis database, other applications' keys too."""
+    import redis
+    from django.core.cache import cache
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    foreign = f"someone-else:{uuid.uuid4().hex}"
+    client.set(foreign, "keep", ex=60)
+    cache.set("an-answer", "ours")
+    cache.clear()
+    assert cache.get("an-answer") is None
+    assert client.get(foreign) == b"keep"
+    client.delete(foreign)
