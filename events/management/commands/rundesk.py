@@ -4,6 +4,7 @@ Migrates, collects static files, starts the LeadPing sandbox when no API key is 
 makes sure a demo account exists in sandbox mode, then serves the desk with gunicorn.
 """
 
+import io
 import os
 import secrets
 import signal
@@ -37,8 +38,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
-        # A SIGTERM (from a process manager, or `kill`) must stop the children too.
+        # A SIGTERM (from a process manager, or `kill`) must stop the children too, and so
+        # must a SIGHUP (the terminal closed), which gunicorn alone would take for "reload".
         signal.signal(signal.SIGTERM, _exit_on_signal)
+        signal.signal(signal.SIGHUP, _exit_on_signal)
+        # The address and the demo password are read as they are said, piped to a log too.
+        if isinstance(sys.stdout, io.TextIOWrapper):
+            sys.stdout.reconfigure(line_buffering=True)
         try:
             call_command("migrate", interactive=False, verbosity=0)
         except OperationalError as error:
