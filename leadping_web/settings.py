@@ -1,6 +1,7 @@
 """Settings for the LeadPing Event Desk, read from environment variables (see .env.example)."""
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from leadping_web.env import (
     env_bool,
     env_choice,
     env_float,
+    env_hosts,
     env_int,
     env_list,
     env_secret,
@@ -43,7 +45,7 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+ALLOWED_HOSTS = env_hosts("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -279,7 +281,16 @@ if _proxy_ssl_header:
             "DJANGO_SECURE_PROXY_SSL_HEADER must be HEADER,value such as "
             "HTTP_X_FORWARDED_PROTO,https."
         )
-    SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1])
+    # Django reads the header from request.META: "X-Forwarded-Proto" is HTTP_X_FORWARDED_PROTO
+    # there, and as written it would never match (every request redirected to HTTPS again).
+    _header = _proxy_ssl_header[0].upper().replace("-", "_")
+    _header = _header if _header.startswith("HTTP_") else f"HTTP_{_header}"
+    if not re.fullmatch(r"HTTP_[A-Z0-9_]+", _header):
+        raise ImproperlyConfigured(
+            "DJANGO_SECURE_PROXY_SSL_HEADER must name a header, such as "
+            "HTTP_X_FORWARDED_PROTO,https."
+        )
+    SECURE_PROXY_SSL_HEADER = (_header, _proxy_ssl_header[1])
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True

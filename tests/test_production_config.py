@@ -211,6 +211,26 @@ def test_postgresql_is_configured_from_database_url(monkeypatch):
     assert (database["HOST"], database["NAME"]) == ("db.internal", "desk")
 
 
+def test_allowed_hosts_take_names_addresses_and_subdomain_patterns(monkeypatch):
+    hosts = "desk.example.com, .example.org,127.0.0.1,[::1],*"
+    config = desk_settings(monkeypatch, DJANGO_ALLOWED_HOSTS=hosts)
+    assert config["ALLOWED_HOSTS"] == [
+        "desk.example.com",
+        ".example.org",
+        "127.0.0.1",
+        "[::1]",
+        "*",
+    ]
+
+
+@pytest.mark.parametrize("written", ["HTTP_X_FORWARDED_PROTO", "X-Forwarded-Proto"])
+def test_the_proxy_ssl_header_is_the_name_django_reads_however_it_is_written(monkeypatch, written):
+    """As written in a proxy's config, "X-Forwarded-Proto" never matched: every request
+    through the proxy was redirected to HTTPS again."""
+    config = desk_settings(monkeypatch, DJANGO_SECURE_PROXY_SSL_HEADER=f"{written},https")
+    assert config["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
+
+
 def test_a_short_metrics_token_stops_the_desk(monkeypatch):
     with pytest.raises(ImproperlyConfigured, match="METRICS_TOKEN"):
         desk_settings(monkeypatch, METRICS_TOKEN="short")
@@ -223,6 +243,12 @@ def test_a_short_metrics_token_stops_the_desk(monkeypatch):
         ("DATABASE_URL", "postgres://user:secret@host:port/x"),
         ("REDIS_URL", "localhost:6379"),
         ("DJANGO_LOG_LEVEL", "verbose"),
+        # Every request would be a 400 that does not say why.
+        ("DJANGO_ALLOWED_HOSTS", "https://desk.example.com"),
+        ("DJANGO_ALLOWED_HOSTS", "desk.example.com:8000"),
+        ("DJANGO_ALLOWED_HOSTS", "desk example.com"),
+        ("DJANGO_ALLOWED_HOSTS", ",,,"),
+        ("DJANGO_SECURE_PROXY_SSL_HEADER", "X Forwarded Proto,https"),
     ],
 )
 def test_a_malformed_setting_stops_the_desk_naming_it_without_echoing_secrets(
