@@ -18,6 +18,25 @@ SESSION_TIME_ZONE = "desk_time_zone"
 SESSION_POLL_SECONDS = "desk_poll_seconds"
 
 
+class HeadWithoutBodyMiddleware:
+    """A HEAD answer carries the headers a GET's would (its Content-Length too) and no body.
+    gunicorn drops the body itself, but logs a warning for each one: a load balancer's HEAD
+    probes filled the log."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.method == "HEAD":
+            if response.streaming:
+                # What it streamed is still closed with the response.
+                response.streaming_content = ()
+            else:
+                response.content = b""
+        return response
+
+
 class PreferencesMiddleware:
     """Shows times in the user's own zone when they chose one."""
 

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: it empties a HEAD answer once every other middleware has made it.
+    "events.middleware.HeadWithoutBodyMiddleware",
     # First, so that every later log line (and the LeadPing call) carries the request's ID.
     "events.request_ids.RequestIdMiddleware",
     # The audit row and counters of a request are written right after its response is sent.

@@ -132,3 +132,32 @@ def test_probes_are_exempt_from_the_https_redirect(client, settings):
     assert client.get(reverse("healthz")).status_code == 200
     assert client.get(reverse("metrics")).status_code == 401
     assert client.get(reverse("events:lookup")).status_code == 301
+
+
+def _served(environ: dict) -> tuple[str, dict[str, str], bytes]:
+    """Status, headers and body as a WSGI server (gunicorn) gets them from the desk."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    said: dict = {}
+
+    def start_response(status, headers, exc_info=None):
+        said.update(status=status, headers=dict(headers))
+
+    chunks = WSGIHandler()(environ, start_response)
+    try:
+        body = b"".join(chunks)
+    finally:
+        chunks.close()
+    return said["status"], said["headers"], body
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/accounts/login/"])
+def test_a_head_request_gets_the_headers_of_a_get_and_no_body(rf, path):
+    """gunicorn dropped the body itself, with a warning per probe in the log."""
+    _, got_headers, got_body = _served(rf.get(path).environ)
+    status, headers, body = _served(rf.head(path).environ)
+    assert status.startswith("200")
+    assert body == b""
+    assert headers["Content-Type"] == got_headers["Content-Type"]
+    if "Content-Length" in got_headers:
+        assert headers["Content-Length"] == str(len(got_body))
