@@ -59,9 +59,17 @@ $(VENV)/.dev-installed: requirements/dev.txt | $(PY)
 	$(PIP) install -r requirements/dev.txt
 	@touch $@ $(VENV)/.base-installed
 
-# Django 6.1 needs Python 3.12 or newer: take $PYTHON if given, else the first suitable one.
+# Django 6.1 needs Python 3.12 or newer: take $PYTHON if given (and only it), else the first
+# suitable one.
 $(PY):
 	@set -e; found=""; \
+	if [ -n "$${PYTHON:-}" ]; then \
+	  if ! command -v "$$PYTHON" >/dev/null 2>&1; then \
+	    echo "error: PYTHON=$$PYTHON: no such program." >&2; exit 1; fi; \
+	  if ! "$$PYTHON" -c 'import sys, venv; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+	    echo "error: PYTHON=$$PYTHON is $$("$$PYTHON" --version 2>&1 | head -1); LeadPing Event Desk needs 3.12 or newer." >&2; \
+	    exit 1; fi; \
+	fi; \
 	for candidate in $${PYTHON:-} python3.13 python3.12 python3.14 python3 \
 	    $$HOME/.pyenv/versions/3.13*/bin/python3 $$HOME/.pyenv/versions/3.12*/bin/python3 \
 	    /usr/local/bin/python3.13 /usr/bin/python3.13 /usr/bin/python3.12; do \
