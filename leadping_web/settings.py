@@ -37,11 +37,17 @@ def _secret_key() -> str:
             raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 32 characters long.")
         return configured
     key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        key_file.touch(mode=0o600)
-        key_file.write_text(secrets.token_urlsafe(50))
-    return key_file.read_text().strip()
+    try:
+        if not key_file.exists():
+            VAR_DIR.mkdir(parents=True, exist_ok=True)
+            key_file.touch(mode=0o600)
+            key_file.write_text(secrets.token_urlsafe(50))
+        return key_file.read_text().strip()
+    except OSError as error:
+        raise ImproperlyConfigured(
+            f"LEADPING_VAR_DIR ({VAR_DIR}) must be a folder the desk can write to "
+            f"({error.strerror or error}), or set DJANGO_SECRET_KEY."
+        ) from None
 
 
 SECRET_KEY = _secret_key()

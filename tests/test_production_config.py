@@ -211,6 +211,13 @@ def test_postgresql_is_configured_from_database_url(monkeypatch):
     assert (database["HOST"], database["NAME"]) == ("db.internal", "desk")
 
 
+def test_a_var_dir_that_cannot_be_a_folder_stops_the_desk_naming_it(monkeypatch, tmp_path):
+    occupied = tmp_path / "a-file"
+    occupied.write_text("")
+    with pytest.raises(ImproperlyConfigured, match="LEADPING_VAR_DIR"):
+        desk_settings(monkeypatch, LEADPING_VAR_DIR=str(occupied), DJANGO_SECRET_KEY="")
+
+
 def test_allowed_hosts_take_names_addresses_and_subdomain_patterns(monkeypatch):
     hosts = "desk.example.com, .example.org,127.0.0.1,[::1],*"
     config = desk_settings(monkeypatch, DJANGO_ALLOWED_HOSTS=hosts)
