@@ -5,6 +5,7 @@ import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -39,7 +40,8 @@ def _secret_key() -> str:
     key_file = VAR_DIR / "secret_key"
     try:
         if not key_file.exists():
-            VAR_DIR.mkdir(parents=True, exist_ok=True)
+            # The SQLite database (password hashes, sessions) is made here: the desk's only.
+            VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
             key_file.touch(mode=0o600)
             key_file.write_text(secrets.token_urlsafe(50))
         return key_file.read_text().strip()
@@ -158,6 +160,14 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
         "REDIS_URL must start with redis://, rediss:// or unix:// (such as "
         "redis://127.0.0.1:6379/0)."
     )
+if REDIS_URL and REDIS_URL.startswith(("redis://", "rediss://")):
+    # redis-py reads "/abc" as database 0 and a missing host as localhost, without a word.
+    _redis_parts = urlsplit(REDIS_URL)
+    if not _redis_parts.hostname or not re.fullmatch(r"/?|/\d+", _redis_parts.path):
+        raise ImproperlyConfigured(
+            "REDIS_URL must name a host and, if any, a database number (such as "
+            "redis://127.0.0.1:6379/0)."
+        )
 if REDIS_URL:
     CACHES = {
         "default": {

@@ -249,6 +249,8 @@ def test_a_short_metrics_token_stops_the_desk(monkeypatch):
         ("DATABASE_URL", "nonsense"),
         ("DATABASE_URL", "postgres://user:secret@host:port/x"),
         ("REDIS_URL", "localhost:6379"),
+        ("REDIS_URL", "redis://127.0.0.1:6379/abc"),
+        ("REDIS_URL", "redis://:secret@"),
         ("DJANGO_LOG_LEVEL", "verbose"),
         # Every request would be a 400 that does not say why.
         ("DJANGO_ALLOWED_HOSTS", "https://desk.example.com"),
