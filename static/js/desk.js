@@ -137,13 +137,20 @@
     panel.classList.add("is-client-stale");
   }
 
-  document.addEventListener("htmx:responseError", function (event) {
-    if (!isStatusPanel(event.detail.elt)) return;
+  // An error answer to a poll (or to the details' refresh) is said in the panel's note: it is
+  // taken here, before htmx would call it a responseError and log it to the console, once
+  // per poll for as long as LeadPing fails.
+  document.addEventListener("htmx:beforeSwap", function (event) {
     const xhr = event.detail.xhr;
+    const elt = event.detail.elt;
+    if (xhr.status < 400 || !(isStatusPanel(elt) || (elt && elt.id === "event-facts"))) return;
+    event.detail.shouldSwap = false;
+    event.detail.isError = false;
+    if (!isStatusPanel(elt)) return;  // the details: the next poll's refreshDetails tries again
     // The desk's own messages are plain text; an HTML page (a proxy's 502) is not read out.
     const plain = /^text\/plain/i.test(xhr.getResponseHeader("Content-Type") || "");
     const text = plain ? (xhr.responseText || "").trim().slice(0, 200) : "";
-    markStale(event.detail.elt, text || "the desk answered " + xhr.status);
+    markStale(elt, text || "the desk answered " + xhr.status);
   });
   document.addEventListener("htmx:sendError", function (event) {
     if (isStatusPanel(event.detail.elt)) markStale(event.detail.elt, "the desk could not be reached");
