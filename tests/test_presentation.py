@@ -457,7 +457,7 @@ def test_it_puts_unreadable_steps_last_in_lifecycle_order():
         createdAt="2024-01-01T10:00:00Z",
         queuedAt="soon",
         sentAt="2024-01-01T10:00:12Z",
-        failedAt="0001-01-01T00:00:00",
+        failedAt="2024-13-01T00:00:00",
         scheduledFor="not a date",
     )
     steps = build_timeline(detail, now=NOW)
@@ -470,7 +470,7 @@ def test_it_puts_unreadable_steps_last_in_lifecycle_order():
     ]
     unreadable = steps[2:]
     assert [step.at for step in unreadable] == [None, None, None]
-    assert [step.raw for step in unreadable] == ["not a date", "soon", "0001-01-01T00:00:00"]
+    assert [step.raw for step in unreadable] == ["not a date", "soon", "2024-13-01T00:00:00"]
     assert [step.since_previous for step in unreadable] == [None, None, None]
     assert [step.is_upcoming for step in unreadable] == [False, False, False]
     assert unreadable[2].is_failure is True
