@@ -2,6 +2,7 @@
 of a phone number each user may see."""
 
 import ipaddress
+import unicodedata
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -53,6 +54,22 @@ def client_ip(request: HttpRequest) -> str:
         return str(ipaddress.ip_address(hops[-count]))
     except ValueError:
         return peer
+
+
+def folded_username(username: str) -> str:
+    """A username as compared whatever its case or width ("ÖLAF"; "root" in full-width
+    letters): in Python, as SQLite's LOWER() folds ASCII only."""
+    return unicodedata.normalize("NFKC", username).casefold()
+
+
+def clashing_username(username: str, *, other_than: int | None = None) -> str | None:
+    """The username of another user that differs from `username` only in case or width:
+    the audit trail names users by username, so "Root" beside "root" would read as root."""
+    from django.contrib.auth import get_user_model
+
+    wanted = folded_username(username)
+    others = get_user_model().objects.exclude(pk=other_than).values_list("username", flat=True)
+    return next((other for other in others if folded_username(other) == wanted), None)
 
 
 def visible_text(user: Any, text: str | None) -> str | None:

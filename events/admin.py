@@ -9,7 +9,6 @@ No admin list takes a regular expression in its query string: on SQLite it runs 
 holding the process, and a crafted one can take minutes.
 """
 
-import unicodedata
 from typing import Any
 
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin
@@ -23,7 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from events.access import FULL_NUMBERS_PERMISSION
+from events.access import FULL_NUMBERS_PERMISSION, clashing_username, folded_username
 from events.models import LookupAudit
 
 ROLE_NAMES = ("Support", "Team admin")
@@ -42,13 +41,7 @@ def beyond_team_admins() -> Q:
 
 def _protected_usernames() -> set[str]:
     users = User.objects.filter(beyond_team_admins()).distinct()
-    return {_folded(name) for name in users.values_list("username", flat=True)}
-
-
-def _folded(username: str) -> str:
-    """A username as compared whatever its case or width ("ÖLAF"; "root" in full-width
-    letters): in Python, as SQLite's LOWER() folds ASCII only."""
-    return unicodedata.normalize("NFKC", username).casefold()
+    return {folded_username(name) for name in users.values_list("username", flat=True)}
 
 
 # A search is an OR of LIKEs per word and field: a thousand words made SQLite refuse the
@@ -110,14 +103,16 @@ admin.site.unregister(User)
 
 
 class _DistinctUsername(forms.ModelForm):
-    """Refuses a username that another user's differs from only in case or width ("Root"
-    beside "root"): the audit trail names users by username. Django's add form checks case
-    (in SQL, ASCII only on SQLite), its change form not at all."""
+    """Refuses a new username that another user's differs from only in case or width
+    (clashing_username). Django's add form checks case (in SQL: ASCII only on SQLite), its
+    change form not at all. An account saved under its own name keeps it, so that one made
+    before this check can still be edited and deactivated."""
 
     def clean_username(self) -> str:
         username = self.cleaned_data.get("username") or ""
-        others = User.objects.exclude(pk=self.instance.pk).values_list("username", flat=True)
-        if any(_folded(other) == _folded(username) for other in others):
+        if "username" in self.changed_data and clashing_username(
+            username, other_than=self.instance.pk
+        ):
             raise ValidationError(
                 "A user with this username, written in another case or width, already exists."
             )
@@ -207,7 +202,7 @@ class _TeamAdminLoginRecords(_GuardedList):
         hidden = [
             pk
             for pk, typed in records.values_list("pk", "username")
-            if _folded(typed or "") in protected
+            if folded_username(typed or "") in protected
         ]
         return records.exclude(pk__in=hidden)
 

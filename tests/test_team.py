@@ -12,7 +12,7 @@ import phonenumbers
 import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth.models import Group, Permission, User
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -705,6 +705,32 @@ def test_no_user_can_be_renamed_or_created_as_another_in_another_case_or_width(
     staff_user.refresh_from_db()
     assert staff_user.username == "sam"
     assert not User.objects.filter(username="SAM").exists()
+
+
+def test_an_account_made_before_the_check_can_still_be_edited(
+    team_admin_client, staff_user, django_user_model
+):
+    twin = django_user_model.objects.create_user("SAM", password="not-used")
+    twin.groups.add(role("Support"))
+    response = team_admin_client.post(
+        f"/admin/auth/user/{twin.pk}/change/",
+        {
+            "username": "SAM",
+            "groups": [role("Support").pk],
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 302
+    twin.refresh_from_db()
+    assert not twin.is_active
+
+
+def test_createsuperuser_refuses_a_username_in_another_case(superuser, monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-Passphrase-42")
+    with pytest.raises(CommandError, match="'root' is taken"):
+        call_command("createsuperuser", "--noinput", username="ROOT", email="r@example.com")
+    assert not User.objects.filter(username="ROOT").exists()
 
 
 def test_a_team_admin_cannot_see_or_edit_superusers(team_admin_client, superuser):
