@@ -201,12 +201,19 @@
   let announceTimer = null;
   function announceStatus() {
     const status = currentStatus();
+    const panel = document.getElementById("status-panel");
+    // A final status ends the polling: nothing can follow it, so it is said at once.
+    const final = panel && !panel.hasAttribute("hx-get");
+    if (final && announceTimer) {
+      clearTimeout(announceTimer);
+      announceTimer = null;
+    }
     if (!status || shownStatus === null || status === shownStatus || announceTimer) {
       if (shownStatus === null) shownStatus = status;
       return;
     }
     const wait = announcedAt + ANNOUNCE_GAP_MS - Date.now();
-    if (wait <= 0) {
+    if (wait <= 0 || final) {
       sayStatus();
     } else {
       announceTimer = setTimeout(function () { announceTimer = null; sayStatus(); }, wait);
@@ -352,7 +359,14 @@
       const before = span.previousElementSibling;
       const since = span.getAttribute("data-since") || (before && before.getAttribute("datetime"));
       const then = Date.parse(since || "");
-      if (!isNaN(then)) span.textContent = relativeText(then, now);
+      if (isNaN(then)) return;
+      const text = relativeText(then, now);
+      if (text === span.textContent) return;
+      // In a live region (the stale note), a new "13 seconds ago" would have the whole note
+      // read out again every few seconds: once said, it is kept from screen readers (the
+      // note gives the clock time too).
+      if (span.closest("[role=status], [aria-live]")) span.setAttribute("aria-hidden", "true");
+      span.textContent = text;
     });
   }
 

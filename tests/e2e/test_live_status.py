@@ -61,6 +61,9 @@ def test_a_live_event_goes_pending_in_progress_completed_without_a_reload(
     screenshot(desk, "event-live-in-progress")
 
     expect(badge).to_have_text("Completed", timeout=PHASE_TIMEOUT_MS)
+    # Said at once, although "In progress" was said less than 10 s before: nothing follows
+    # a final status.
+    expect(desk.locator("#toast")).to_have_text("Status now: Completed", timeout=1500)
     expect(steps).to_contain_text(["Queued", "Sending started", "Sent", "Delivered"])
     expect(desk.locator("#status-panel")).to_contain_text("Final")
     expect(desk.locator("#status-panel[hx-trigger]")).to_have_count(0)
@@ -261,3 +264,28 @@ def test_a_poll_keeps_the_focus_and_scroll_of_a_long_status_reason(desk: Page, l
     desk.wait_for_timeout(300)  # htmx settles the swap after the answer
     expect(box).to_be_focused()
     assert box.evaluate("box => box.scrollTop") == 120
+
+
+def test_a_relative_time_in_the_stale_note_is_not_read_out_again_as_it_changes(
+    desk: Page, live_event_id: str
+):
+    """The note is a live region: each new "13 seconds ago" had a screen reader read the
+    whole note again, every 5 s."""
+
+    def with_stale_note(route):
+        answer = route.fetch()
+        note = (
+            '<p class="stale-note" role="status" id="probe-note">LeadPing is failing. Showing '
+            'the last copy, from 10:00:00 (<span data-since="2026-01-01T10:00:00Z">x</span>).</p>'
+        )
+        route.fulfill(
+            response=answer, body=answer.text().replace("</section>", note + "</section>", 1)
+        )
+
+    desk.route(re.compile(r"/events/live-[^/]+/$"), with_stale_note)
+    desk.goto(f"/events/{live_event_id}/")
+    since = desk.locator("#probe-note [data-since]")
+    expect(since).to_have_attribute("aria-hidden", "true")
+    expect(since).to_contain_text("ago")
+    # Relative times elsewhere (not in a live region) stay readable.
+    assert desk.locator("[data-since]:not(#probe-note [data-since])[aria-hidden]").count() == 0
