@@ -397,8 +397,10 @@ def _moment(payload: Mapping[str, Any], name: str, problems: list[str]) -> Momen
 
 # The first and last moments of .NET's DateTime and Go's zero time: what a backend writes
 # for a time it never set. Read as absent (the raw JSON keeps them), not as an unreadable time.
+# Written with any offset (a DateTime of Kind Local), as a date alone, or with a blank for "T".
 _UNSET_TIME = re.compile(
-    r"\s*(?:0001-01-01T00:00:00(?:\.0+)?|9999-12-31T23:59:59(?:\.9+)?)(?:Z|[+-]00:?00)?\s*$",
+    r"\s*(?:0001-01-01(?:[T ]00:00(?::00(?:\.0+)?)?)?|9999-12-31(?:[T ]23:59(?::59(?:\.9+)?)?)?)"
+    r"(?:Z|[+-]\d\d(?::?\d\d)?)?\s*$",
     re.IGNORECASE,
 )
 

@@ -188,6 +188,11 @@ def status_conflict(detail: EventDetail) -> str | None:
     LeadPing reports both; when they disagree the page must not let a green badge hide a
     failure time (or a red one a delivery).
     """
+    notes = [_status_contradiction(detail), _before_creation(detail)]
+    return " ".join(note for note in notes if note) or None
+
+
+def _status_contradiction(detail: EventDetail) -> str | None:
     badge = status_badge(detail.status)
     for attr in _CONTRADICTIONS.get(badge.key, ()):
         if getattr(detail, attr) is not None:
@@ -196,7 +201,7 @@ def status_conflict(detail: EventDetail) -> str | None:
                 f"LeadPing's status says {badge.label}, but the lifecycle also has "
                 f"{step_label.lower()}: check the timeline and the raw JSON."
             )
-    return _before_creation(detail)
+    return None
 
 
 # Clocks of different systems differ a little; past this, a step before the event's creation
@@ -364,7 +369,9 @@ def timeline_outcome(steps: Sequence[TimelineStep]) -> TimelineStep | None:
     """
     failures = [step for step in steps if step.is_failure]
     if failures:
-        return failures[-1]
+        # Unreadable steps come last: a failure with a time goes before one without.
+        readable_failures = [step for step in failures if step.at is not None]
+        return (readable_failures or failures)[-1]
     outcomes = [step for step in steps if step.key not in _BOOKKEEPING_STEPS]
     readable = [step for step in outcomes if step.at is not None]
     candidates = readable or outcomes or steps

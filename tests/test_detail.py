@@ -107,7 +107,16 @@ def test_it_tells_an_answer_for_another_event_from_one_in_another_case():
 
 @pytest.mark.parametrize(
     "unset",
-    ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00.0000000+00:00", "9999-12-31T23:59:59.9999999Z"],
+    [
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T00:00:00.0000000+00:00",
+        "9999-12-31T23:59:59.9999999Z",
+        # A DateTime of Kind Local, as Newtonsoft writes it; a date alone; a blank for "T".
+        "0001-01-01T00:00:00+05:00",
+        "9999-12-31T23:59:59.9999999-05:00",
+        "0001-01-01",
+        "0001-01-01 00:00:00",
+    ],
 )
 def test_the_placeholders_of_a_time_never_set_read_as_absent(unset):
     detail = event_from("sms_delivered.json", deliveredAt=unset, failedAt="0001-01-01T00:00:00")

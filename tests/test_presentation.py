@@ -595,6 +595,15 @@ def test_it_counts_a_failure_with_an_unreadable_time_as_the_outcome():
     assert (outcome.key, outcome.at, outcome.raw) == ("blockedAt", None, "yesterday")
 
 
+def test_a_failure_with_a_time_goes_before_one_without():
+    detail = _detail(
+        createdAt="2024-01-01T10:00:00Z",
+        failedAt="2024-01-01T10:00:03Z",
+        canceledAt="some day",
+    )
+    assert timeline_outcome(build_timeline(detail, now=NOW)).key == "failedAt"
+
+
 def test_the_outcome_is_never_a_step_whose_time_could_not_be_read():
     from events.detail import parse_event_detail
 
@@ -644,6 +653,18 @@ def test_a_step_timed_before_the_events_creation_is_flagged():
         "LeadPing's lifecycle puts delivered before the event was created: its times may come "
         "from clocks that disagree. The timeline is in time order; check the raw JSON."
     )
+
+
+def test_a_status_contradiction_and_a_step_before_the_creation_are_both_said():
+    detail = event_from(
+        "sms_delivered.json",
+        status="Failed",
+        createdAt="2026-11-26T14:00:10Z",
+        deliveredAt="2026-11-26T13:00:05Z",
+    )
+    note = status_conflict(detail)
+    assert note.startswith("LeadPing's status says Failed, but the lifecycle also has delivered")
+    assert "puts delivered before the event was created" in note
 
 
 def test_clocks_a_moment_apart_are_not_flagged():
