@@ -65,11 +65,14 @@ class _GuardedList:
         words = search_term.split()
         if len(words) > MAX_SEARCH_WORDS or len(search_term) > MAX_SEARCH_LENGTH:
             search_term = " ".join(words[:MAX_SEARCH_WORDS])[:MAX_SEARCH_LENGTH]
-            messages.warning(
-                request,
-                f"Searched for the first {MAX_SEARCH_WORDS} words "
-                f"({MAX_SEARCH_LENGTH} characters at most) only.",
-            )
+            # Said once: the list's facet counts search again, after the page's messages.
+            if not getattr(request, "search_cut_said", False):
+                request.search_cut_said = True
+                messages.warning(
+                    request,
+                    f"Searched for the first {MAX_SEARCH_WORDS} words "
+                    f"({MAX_SEARCH_LENGTH} characters at most) only.",
+                )
         return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
 
 

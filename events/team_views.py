@@ -79,7 +79,8 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     if request.method == "HEAD":
         # gunicorn drops a HEAD's body without reading it to the end: built, it would hold a
         # thread for as long as the whole trail takes to write, long after the client left.
-        return HttpResponse(content_type=_CSV_TYPE, headers=headers)
+        # Streamed, as a GET's is, so that it claims no length either.
+        return StreamingHttpResponse((), content_type=_CSV_TYPE, headers=headers)
     if not _export_slots.acquire(blocking=False):
         return HttpResponse(
             "Other exports of the audit trail are being written right now. Try again in a minute.",
