@@ -159,8 +159,9 @@ def status_badge(status: str | None) -> StatusBadge:
     )
 
 
-# LeadPing's own words for a type, status or direction head the page and name the tab: a
-# few words are a label, a thousand characters would push the status off the first screen.
+# LeadPing's own words for a status head the page: a few words are a label, a thousand
+# characters would push the rest off the first screen (the page's head cuts a type or
+# direction the same way; the facts keep them whole).
 LABEL_LENGTH = 60
 
 
@@ -235,16 +236,14 @@ def timeline_kind(timeline_type: str | None) -> EventKind:
     """Label and icon for a timelineType; unknown types keep their text beside a generic icon."""
     if timeline_type is None or not timeline_type.strip():
         return EventKind("Unknown type", GENERIC_ICON)
-    return _KINDS.get(_normalise(timeline_type)) or EventKind(
-        short_label(timeline_type), GENERIC_ICON
-    )
+    return _KINDS.get(_normalise(timeline_type)) or EventKind(timeline_type, GENERIC_ICON)
 
 
 def direction_label(direction: str | None) -> str | None:
     """Inbound or Outbound whatever the spelling; other values as received, blank as None."""
     if direction is None or not direction.strip():
         return None
-    return _DIRECTIONS.get(_normalise(direction)) or short_label(direction)
+    return _DIRECTIONS.get(_normalise(direction), direction)
 
 
 # Parsing and geocoding a number is the dearest part of drawing an event page, and the

@@ -686,14 +686,12 @@ def test_a_live_event_is_flagged_only_once_its_lifecycle_has_an_ending(status):
     assert "but the lifecycle also has failed" in status_conflict(failed)
 
 
-def test_a_long_unknown_status_type_or_direction_is_cut_to_a_label():
+def test_a_long_unknown_status_is_cut_to_a_label_with_the_whole_in_its_description():
     status = "Held for review " * 60
     badge = status_badge(status)
     assert len(badge.label) == 60
     assert badge.label.endswith("…")
     assert badge.description.endswith(status)
-    assert len(timeline_kind("Carrier pigeon " * 60).label) == 60
-    assert len(direction_label("Sideways " * 60)) == 60
     assert status_badge("Held").description == "A status this dashboard does not know yet."
 
 

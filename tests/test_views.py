@@ -679,6 +679,22 @@ def test_the_details_fragment_brings_the_pages_head_out_of_band(staff_client, lo
     assert "<title>Call someone-else-99 · LeadPing Event Desk</title>" in page
 
 
+def test_a_long_unknown_type_and_direction_are_cut_in_the_head_and_whole_in_the_facts(
+    staff_client, lookup_event
+):
+    kind, direction = "Carrier pigeon " * 40, "Sideways " * 40
+    lookup_event.return_value = snapshot(timelineType=kind, direction=direction)
+    page = staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    start = page.index('<header id="event-head"')
+    head = page[start : page.index("</header>", start)]
+    assert f"<span>{kind[:59]}…</span>" in head
+    assert f"<span>{direction[:59]}…</span>" in head
+    assert f"<title>{kind[:59]}… " in page
+    facts = page[page.index('<div id="event-facts"') :]
+    assert f"</svg> {kind}</span>" in facts
+    assert f"<dt>Direction</dt><dd>{direction}</dd>" in facts
+
+
 def test_the_summary_and_description_take_their_direction_from_their_text(
     staff_client, lookup_event
 ):
