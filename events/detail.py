@@ -379,6 +379,13 @@ def was_cut(text: str) -> bool:
     return text.endswith(_CUT_NOTE_END)
 
 
+def not_as_received(text: str) -> bool:
+    """Whether `text` differs from what LeadPing sent: cut short, or with characters shown
+    as U+FFFD (controls, direction marks, a flood of combining marks). A copy of it would not
+    match LeadPing's own value, so the page offers none."""
+    return "\ufffd" in text or was_cut(text)
+
+
 def _moment(payload: Mapping[str, Any], name: str, problems: list[str]) -> Moment | None:
     value = payload.get(name)
     if value is None:

@@ -541,13 +541,26 @@ def test_control_characters_from_leadping_show_as_replacement_characters(
         leadId="\x1b[2J\x1b[31mlead\x07", summary="one\x00two\x9bthree\ttab\nline"
     )
     html = staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
-    assert 'data-copy="\ufffd[2J\ufffd[31mlead\ufffd"' in html
+    assert "<code>\ufffd[2J\ufffd[31mlead\ufffd</code>" in html
+    # Nor is the shown text LeadPing's ID any more: no copy button for it.
+    assert 'data-copy-label="lead ID"' not in html
     assert "one\ufffdtwo\ufffdthree\ttab\nline" in html
     for control in ("\x1b", "\x07", "\x00", "\x9b"):
         assert control not in html
     # The raw JSON keeps them, escaped as JSON escapes them.
     assert "\\u001b[2J" in html
     assert "\\u009bthree" in html
+
+
+def test_an_id_with_characters_the_page_could_not_show_has_no_copy_button(
+    staff_client, lookup_event
+):
+    zalgo = "SM" + "\u0301" * 20 + "abc"
+    lookup_event.return_value = snapshot(id="evt\u202e1", providerMessageId=zalgo)
+    html = staff_client.get(reverse("events:detail", args=[SMS_ID])).content.decode()
+    assert 'data-copy-label="event ID"' not in html
+    assert 'data-copy-label="provider message ID"' not in html
+    assert 'data-copy-label="conversation ID"' in html
 
 
 def test_an_id_cut_short_on_the_page_has_no_copy_button(staff_client, lookup_event):

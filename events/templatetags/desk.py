@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from events.detail import Moment, was_cut, without_bidi_controls
+from events.detail import Moment, not_as_received, without_bidi_controls
 from events.event_ids import is_valid_event_id
 from events.presentation import (
     GENERIC_ICON,
@@ -169,16 +169,17 @@ def _forget_urls(setting: str, **_: object) -> None:
         _asset_url.cache_clear()
 
 
-register.filter("was_cut", was_cut)
+register.filter("not_as_received", not_as_received)
 
 
 @register.simple_tag
 def copyable(value: object, label: str) -> SafeString:
     """{% copyable detail.lead_id "lead ID" %} -> the value as code with a copy button, or —.
-    A value cut short on the page has no button: it would copy the cut text and its note."""
+    A value not shown as received (cut short, or with U+FFFD for what could not be shown) has
+    no button: it would copy text that is not LeadPing's value."""
     if not value:
         return _NONE
-    if was_cut(str(value)):
+    if not_as_received(str(value)):
         return format_html('<span class="copyable"><code>{}</code></span>', value)
     return format_html(
         '<span class="copyable"><code>{value}</code><button type="button" class="button-copy" '
