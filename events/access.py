@@ -50,10 +50,23 @@ def client_ip(request: HttpRequest) -> str:
     hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
     if len(hops) < count:
         return peer
-    try:
-        return str(ipaddress.ip_address(hops[-count]))
-    except ValueError:
-        return peer
+    return _address(hops[-count]) or peer
+
+
+def _address(hop: str) -> str | None:
+    """An X-Forwarded-For entry's address, with or without a port ("203.0.113.9:443",
+    "[2001:db8::1]:443", as some proxies write them); None if it holds none."""
+    candidates = [hop]
+    if hop.startswith("[") and "]" in hop:
+        candidates = [hop[1 : hop.index("]")]]
+    elif hop.count(":") == 1:
+        candidates.append(hop.partition(":")[0])
+    for candidate in candidates:
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return None
 
 
 def folded_username(username: str) -> str:

@@ -40,16 +40,24 @@ def _secret_key() -> str:
     key_file = VAR_DIR / "secret_key"
     try:
         if not key_file.exists():
-            # The SQLite database (password hashes, sessions) is made here: the desk's only.
-            VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _make_var_dir()
             key_file.touch(mode=0o600)
             key_file.write_text(secrets.token_urlsafe(50))
         return key_file.read_text().strip()
     except OSError as error:
-        raise ImproperlyConfigured(
-            f"LEADPING_VAR_DIR ({VAR_DIR}) must be a folder the desk can write to "
-            f"({error.strerror or error}), or set DJANGO_SECRET_KEY."
-        ) from None
+        raise _var_dir_unusable(error, "or set DJANGO_SECRET_KEY") from None
+
+
+def _make_var_dir() -> None:
+    # The SQLite database (password hashes, sessions) is made here: the desk's only.
+    VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _var_dir_unusable(error: OSError, way_out: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(
+        f"LEADPING_VAR_DIR ({VAR_DIR}) must be a folder the desk can write to "
+        f"({error.strerror or error}), {way_out}."
+    )
 
 
 SECRET_KEY = _secret_key()
@@ -126,6 +134,12 @@ TEMPLATES = [
 def _database() -> dict:
     """DATABASE_URL (default: SQLite in the var dir); a malformed one stops the desk with a
     message naming it, without echoing the URL (it may hold a password)."""
+    if not env_str("DATABASE_URL"):
+        # The default SQLite file: its folder must exist, a secret key given or not.
+        try:
+            _make_var_dir()
+        except OSError as error:
+            raise _var_dir_unusable(error, "or set DATABASE_URL") from None
     try:
         return dj_database_url.parse(
             env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),

@@ -140,6 +140,9 @@ def test_without_trusted_proxies_the_client_is_the_peer(rf, settings):
         (1, "6.6.6.6, 203.0.113.7", "203.0.113.7"),
         (2, "6.6.6.6, 203.0.113.7, 10.0.0.2", "203.0.113.7"),
         (1, " 2001:db8::1 ", "2001:db8::1"),
+        # With a port, as some proxies write it.
+        (1, "203.0.113.9:443", "203.0.113.9"),
+        (1, "[2001:db8::1]:443", "2001:db8::1"),
         # Not through the proxies, or nothing readable: the peer.
         (2, "203.0.113.7", "10.0.0.9"),
         (1, "", "10.0.0.9"),

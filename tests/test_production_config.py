@@ -218,6 +218,15 @@ def test_a_var_dir_that_cannot_be_a_folder_stops_the_desk_naming_it(monkeypatch,
         desk_settings(monkeypatch, LEADPING_VAR_DIR=str(occupied), DJANGO_SECRET_KEY="")
 
 
+def test_with_a_secret_key_given_the_default_database_still_gets_its_folder(monkeypatch, tmp_path):
+    """var/ was made only with the secret key's file: with DJANGO_SECRET_KEY set on a fresh
+    checkout, the desk said "the database could not be opened"."""
+    var = tmp_path / "fresh" / "var"
+    desk_settings(monkeypatch, LEADPING_VAR_DIR=str(var))
+    assert var.is_dir()
+    assert var.stat().st_mode & 0o777 == 0o700
+
+
 def test_allowed_hosts_take_names_addresses_and_subdomain_patterns(monkeypatch):
     hosts = "desk.example.com, .example.org,127.0.0.1,[::1],*"
     config = desk_settings(monkeypatch, DJANGO_ALLOWED_HOSTS=hosts)
