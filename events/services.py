@@ -467,11 +467,13 @@ def _fresh_seconds(detail: EventDetail, *, unchanged_for: float) -> float:
 
 
 def _hold_stale(event_id: str, stale: _Entry | None, reason: str | None) -> None:
-    """After a failed call, serve the last good copy as the answer for one refresh interval
-    (a final event's: CHECK_AGAIN_SECONDS): otherwise every request that follows (each
-    viewer's poll) calls the failing LeadPing again, and a broken upstream is called as often
-    as the budget allows."""
-    if stale is None or reason is None:
+    """After a failed or refused call, serve the last good copy as the answer for one refresh
+    interval (a final event's: CHECK_AGAIN_SECONDS): otherwise every request that follows
+    (each viewer's poll) calls the failing LeadPing again, and a broken upstream is called as
+    often as the budget allows. A copy the budget refused to refresh is held too, with its
+    reason or (young enough) without: else every poll of a much-watched event asked again,
+    and the events with the most viewers took the tokens as they came."""
+    if stale is None:
         return
     age = max(0.0, (timezone.now() - stale.fetched_at).total_seconds())
     kept_for = settings.LEADPING_STALE_SECONDS - age
