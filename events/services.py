@@ -275,10 +275,11 @@ def _lookup(event_id: str) -> EventSnapshot:
     # of one neither takes the event's lock nor spends a token of the call budget.
     has_slot = _waiting.take(within=0)
     if not has_slot:
-        # An answer the cache holds needs no slot. Else wait a little for one: against a
+        # An answer the cache holds needs no slot, nor does a copy to show meanwhile ("busy",
+        # said once it is a few intervals old). Else wait a little for one: against a
         # LeadPing answering in tens of milliseconds, slots come free many times meanwhile.
         look = _look(event_id, take_lock=False)
-        if look.fresh or look.missing:
+        if look.fresh or look.missing or _as_entry(look.stored) is not None:
             return _lookup_with(event_id, deadline=deadline, has_slot=False, look=look)
         has_slot = _waiting.take(within=min(SLOT_WAIT_SECONDS, deadline - time.monotonic()))
     try:
@@ -322,7 +323,7 @@ def _lookup_with(
 
 def _fetch_or_wait(event_id: str, look: upstream.Look, *, deadline: float) -> EventSnapshot:
     """Call LeadPing if this request holds the event's lock, else wait for the one that does
-    (unless there is a young copy to show meanwhile)."""
+    (unless there is a copy to show meanwhile)."""
     while True:
         entry = _as_entry(look.stored)
         if look.fresh and entry is not None:
@@ -337,13 +338,12 @@ def _fetch_or_wait(event_id: str, look: upstream.Look, *, deadline: float) -> Ev
                 # dies first, the lock's own timeout frees it.
                 after_response.defer(partial(upstream.release_lock, event_id, look.token))
         upstream.count("coalesced_waits")
-        if entry is not None and _age_seconds(entry) < _QUIET_PACING_INTERVALS * (
-            settings.LEADPING_CACHE_LIVE_SECONDS
-        ):
-            # Another caller is refreshing a copy this young: show it now, with its time,
-            # rather than hold a thread and a waiting slot while LeadPing is slow (a 2-s
-            # LeadPing kept every viewer's poll 2 s, and ran the slots out: "busy").
-            return entry.snapshot()
+        if entry is not None:
+            # Another caller is refreshing the event: show the copy now, with its time,
+            # rather than hold a thread and a waiting slot until LeadPing answers (a slow
+            # LeadPing kept every viewer's poll waiting, ran the slots out, and left health
+            # checks no free thread). An old copy says why it is not newer.
+            return _stale_or_raise(entry, _BeingRefreshed())
         outcome = _wait_for_other_caller(event_id, stale=entry, deadline=deadline)
         if outcome is not None:
             return outcome
@@ -600,13 +600,14 @@ def _rebuild(description: object) -> leadping.LeadPingError | None:
 def _stale_or_raise(stale: _Entry | None, error: leadping.LeadPingError) -> EventSnapshot:
     """Serve the last good copy, marked with the reason, when LeadPing cannot answer now.
 
-    The desk's own pacing (the budget) is not said while the copy is younger than a few
-    refresh intervals: with many events watched it refuses one refresh in two, and the
-    note came and went on every other poll. The copy's time is on the panel either way."""
+    The desk's own pacing (the budget, its waiting limit, another caller's call) is not said
+    while the copy is younger than a few refresh intervals: with many events watched the
+    budget refuses one refresh in two, and the note came and went on every other poll. The
+    copy's time is on the panel either way."""
     if stale is None or isinstance(error, leadping.NotAuthorised):
         raise error
     upstream.count("stale_served")
-    if isinstance(error, BudgetExhausted) and _age_seconds(stale) < _QUIET_PACING_INTERVALS * (
+    if isinstance(error, _DESKS_OWN_PACING) and _age_seconds(stale) < _QUIET_PACING_INTERVALS * (
         settings.LEADPING_CACHE_LIVE_SECONDS
     ):
         return stale.snapshot()
@@ -614,6 +615,16 @@ def _stale_or_raise(stale: _Entry | None, error: leadping.LeadPingError) -> Even
 
 
 _QUIET_PACING_INTERVALS = 3
+
+
+class _BeingRefreshed(leadping.UpstreamUnavailable):
+    """Another request is asking LeadPing for the event right now (never raised: the reason
+    an old copy is shown meanwhile)."""
+
+    message = "The desk is asking LeadPing for a newer copy right now."
+
+
+_DESKS_OWN_PACING = (BudgetExhausted, DeskBusy, _BeingRefreshed)
 
 
 def _age_seconds(entry: _Entry) -> float:
