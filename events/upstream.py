@@ -336,14 +336,18 @@ def look(name: str, *, ttl: float, is_fresh: Callable[[Any], bool], take_lock: b
         release_lock(name, token)
         return Look(latest, fresh=True)
     stored = latest if latest is not None else stored
-    return Look(stored, token=token, spent=spend_call(refresh=stored is not None))
+    # Staff asked to check it again (services.check_again): as urgent as a first lookup.
+    asked = cache.get(key("check-again", name), version=CACHE_VERSION)
+    refresh = stored is not None and asked is None
+    return Look(stored, token=token, spent=spend_call(refresh=refresh))
 
 
 # Look at an event's answer (KEYS[3]), its freshness mark (KEYS[4]), "missing" mark
 # (KEYS[5]) and failure mark (KEYS[7]); unless the answer is fresh, missing or failed (or
 # ARGV[6] is '0': look only), take its lock (KEYS[6], token ARGV[4] for ARGV[5] seconds)
-# and, if it was free, spend the call it is for (a refresh, if there is an answer: leaving
-# ARGV[7] tokens). Replies {state, answer, verdict, seconds}
+# and, if it was free, spend the call it is for (a refresh, if there is an answer and staff
+# did not ask to check it again (KEYS[8]): leaving ARGV[7] tokens). Replies {state, answer,
+# verdict, seconds}
 # or {'failed', answer, failure}: state 'fresh', 'missing', 'failed', 'held' (another
 # caller fetches, or the lock was not asked for) or 'locked'.
 _LOOK_LUA = (
@@ -356,7 +360,9 @@ local failure = redis.call('GET', KEYS[7])
 if failure then return {'failed', answer or false, failure} end
 if ARGV[6] == '0' then return {'held', answer} end
 if not redis.call('SET', KEYS[6], ARGV[4], 'NX', 'EX', ARGV[5]) then return {'held', answer} end
-local verdict, seconds = spend(answer and tonumber(ARGV[7]) or 0)
+local reserve = 0
+if answer and redis.call('EXISTS', KEYS[8]) == 0 then reserve = tonumber(ARGV[7]) end
+local verdict, seconds = spend(reserve)
 return {'locked', answer, verdict, tostring(seconds)}
 """
 )
@@ -367,7 +373,7 @@ def _look_on_redis(client: Any, name: str, *, ttl: float, take_lock: bool = True
     capacity, rate = _bucket_shape()
     reply = client.eval(
         _LOOK_LUA,
-        7,
+        8,
         cache.make_key(key("budget"), version=CACHE_VERSION),
         cache.make_key(key("blocked-until"), version=CACHE_VERSION),
         cache.make_key(key("event", name), version=CACHE_VERSION),
@@ -375,6 +381,7 @@ def _look_on_redis(client: Any, name: str, *, ttl: float, take_lock: bool = True
         cache.make_key(key("missing", name), version=CACHE_VERSION),
         cache.make_key(key("lock", name), version=CACHE_VERSION),
         cache.make_key(key("failure", name), version=CACHE_VERSION),
+        cache.make_key(key("check-again", name), version=CACHE_VERSION),
         capacity,
         rate,
         1,

@@ -183,6 +183,24 @@ def test_check_again_has_leadping_asked_anew_once_the_copy_is_old_enough(upstrea
     assert services.lookup_event(event_id=FINAL).from_cache  # and cached again
 
 
+def test_check_again_is_as_urgent_as_a_first_lookup_when_the_budget_runs_low(
+    upstream_mock, settings
+):
+    """Refreshes of watched events took every token as it came, and the refresh staff asked
+    for, which must leave the reserve too, never got its call."""
+    upstream_mock.get(url(FINAL), json=body(FINAL, "Completed"))
+    services.lookup_event(event_id=FINAL)
+    age(FINAL, services.CHECK_AGAIN_SECONDS + 1)
+    settings.LEADPING_BUDGET_CALLS, settings.LEADPING_BUDGET_SECONDS = 5, 3600
+    settings.LEADPING_BUDGET_BURST, settings.LEADPING_BUDGET_RESERVE = 4, 2
+    upstream.reset_budget()
+    for _ in range(2):
+        upstream.take_budget_token()  # two left: a refresh would have to leave both
+    assert services.check_again(event_id=FINAL) == 0
+    assert not services.lookup_event(event_id=FINAL).from_cache
+    assert len(upstream_mock.calls) == 2
+
+
 def _check_again_as_leadping_fails(upstream_mock) -> services.EventSnapshot:
     """A final event looked up, its copy made old enough, LeadPing failing, and checked
     again: the first lookup's snapshot."""
