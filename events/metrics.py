@@ -151,11 +151,13 @@ def render() -> str:
     family(
         "leadping_refused_calls_total",
         "counter",
-        "Upstream calls the desk did not make: its budget was spent, a Retry-After ran, or "
-        "too many requests were already waiting on LeadPing.",
+        "Upstream calls the desk did not make: its budget was spent, a Retry-After ran, "
+        "calls were paused after LeadPing failed many in a row, or too many requests were "
+        "already waiting on LeadPing.",
         [
             ('{reason="budget"}', counters["budget_refusals"]),
             ('{reason="retry_after"}', counters["retry_after_refusals"]),
+            ('{reason="upstream_failing"}', counters["pause_refusals"]),
             ('{reason="busy"}', counters["busy_refusals"]),
         ],
     )

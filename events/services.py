@@ -84,6 +84,25 @@ class _WaitingSlots:
 _waiting = _WaitingSlots()
 
 
+class UpstreamPaused(leadping.UpstreamUnavailable):
+    """LeadPing failed many calls in a row, whatever the event: the desk pauses every call
+    for a while (longer each time it happens again) rather than call it at the budget's
+    pace; no call was made."""
+
+    message = (
+        "LeadPing has been failing call after call, so the desk has paused its calls to it "
+        "for a few seconds."
+    )
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# LeadPing failed this many calls in a row (after their retries), for any events: pause.
+FAILURES_BEFORE_PAUSE = 10
+
+
 class DeskUnavailable(leadping.LeadPingError):
     """The desk's shared cache (Redis) failed: without it no call can be paced or shared."""
 
@@ -421,7 +440,7 @@ def _fetch(
         )
         raise
     except leadping.LeadPingError as error:
-        if not isinstance(error, leadping.RateLimited):  # BudgetExhausted is one too
+        if not isinstance(error, _NO_CALL_MADE):
             # Waiting callers read this instead of calling LeadPing again straight away, and
             # so does every lookup for one refresh interval (its look finds it). Not when the
             # budget or a Retry-After refused the call: none was made, and a first lookup may
@@ -441,6 +460,9 @@ def _fetch(
 
 
 _ANSWER_FOR_ANOTHER_EVENT = "LeadPing answered with another event's details."
+# Refusals before any call: LeadPing's Retry-After, the desk's budget (a RateLimited too) and
+# its pause while LeadPing fails.
+_NO_CALL_MADE = (leadping.RateLimited, UpstreamPaused)
 
 
 def _failed(event_id: str, stale: _Entry | None, error: leadping.LeadPingError) -> EventSnapshot:
@@ -515,9 +537,12 @@ def _call_with_retries(
         except leadping.UpstreamUnavailable as error:
             upstream.count("upstream_unavailable")
             pause = _retry_pause(attempt)
-            if not error.retryable or attempt >= settings.LEADPING_MAX_RETRIES:
-                raise
-            if time.monotonic() + pause + 0.5 > deadline:
+            if (
+                not error.retryable
+                or attempt >= settings.LEADPING_MAX_RETRIES
+                or time.monotonic() + pause + 0.5 > deadline
+            ):
+                upstream.note_failure(pause_after=FAILURES_BEFORE_PAUSE)
                 raise
             attempt += 1
             upstream.count("upstream_retries")
@@ -527,6 +552,8 @@ def _call_with_retries(
             upstream.count(_OUTCOME_COUNTERS.get(type(error), "upstream_bad_payload"))
             if isinstance(error, leadping.NotAuthorised):
                 _refusals.remember(event_id, error)
+            elif isinstance(error, leadping.BadPayload):
+                upstream.note_failure(pause_after=FAILURES_BEFORE_PAUSE)
             raise
         upstream.count("upstream_ok")
         after_response.defer(upstream.clear_backoff)
@@ -558,6 +585,9 @@ def _refuse_unless_allowed(verdict: str, seconds: float) -> None:
     if verdict == "blocked":
         upstream.count("retry_after_refusals")
         raise leadping.RateLimited("LeadPing asked the desk to slow down.", retry_after=seconds)
+    if verdict == "paused":
+        upstream.count("pause_refusals")
+        raise UpstreamPaused(retry_after=seconds)
     if verdict == "budget":
         upstream.count("budget_refusals")
         raise BudgetExhausted(retry_after=seconds)

@@ -42,6 +42,7 @@ COUNTERS = (
     "coalesced_waits",
     "budget_refusals",
     "retry_after_refusals",
+    "pause_refusals",
     "busy_refusals",
     "stale_served",
     "polls_served",
@@ -113,15 +114,20 @@ def reset_counters() -> None:
 
 # A bucket of `burst` tokens refilled at (calls - burst) / period per second: no window of
 # `period` seconds can ever see more than `calls` upstream calls. With ARGV[3] = 1, a running
-# Retry-After (KEYS[2], a key that expires with it) is looked at first and spends no token.
+# Retry-After (KEYS[2], a key that expires with it) is looked at first and spends no token;
+# so is a pause after LeadPing failed many calls in a row (the same key, holding 'failing').
 # A refresh of an event the desk has a copy of leaves `reserve` tokens in the bucket, for
 # first lookups, which have nothing else to show.
-# spend() gives the verdict and seconds: 'ok' 0, 'budget' wait, or 'blocked' time left.
+# spend() gives the verdict and seconds: 'ok' 0, 'budget' wait, or 'blocked' (or 'paused')
+# and the time left.
 _SPEND_FUNCTION = """
 local function spend(reserve)
   if ARGV[3] == '1' then
     local blocked = redis.call('PTTL', KEYS[2])
-    if blocked > 0 then return 'blocked', blocked / 1000 end
+    if blocked > 0 then
+      if redis.call('GET', KEYS[2]) == 'failing' then return 'paused', blocked / 1000 end
+      return 'blocked', blocked / 1000
+    end
   end
   local capacity = tonumber(ARGV[1])
   local rate = tonumber(ARGV[2])
@@ -191,13 +197,14 @@ def take_budget_token(*, refresh: bool = False) -> float:
 
 def spend_call(*, refresh: bool = False) -> tuple[str, float]:
     """May LeadPing be called now? ("ok", 0.0), or why not and for how many seconds:
-    ("blocked", s) while a Retry-After runs, ("budget", s) when the budget is spent (for a
-    `refresh`: down to the reserve kept for first lookups)."""
+    ("blocked", s) while a Retry-After runs, ("paused", s) while calls pause after LeadPing
+    failed many in a row, ("budget", s) when the budget is spent (for a `refresh`: down to
+    the reserve kept for first lookups)."""
     if _redis() is not None:
         return _spend_on_redis(check_blocked=True, refresh=refresh)
-    blocked = blocked_for()
+    blocked, why = _blocked()
     if blocked > 0:
-        return "blocked", blocked
+        return ("paused" if why == FAILING else "blocked"), blocked
     wait = take_budget_token(refresh=refresh)
     return ("budget", wait) if wait > 0 else ("ok", 0.0)
 
@@ -223,21 +230,37 @@ def reset_budget() -> None:
 # --- Retry-After, honoured by every process -----------------------------------------------
 
 
+# Why calls are blocked: LeadPing's 429 (its Retry-After, or backing off without one), or
+# LeadPing failing call after call (the desk pauses, backing off the same way).
+RATE_LIMITED, FAILING = "rate-limited", "failing"
+
+
 def blocked_for() -> float:
     """Seconds left before LeadPing may be called again (0.0 when it may be called now)."""
+    return _blocked()[0]
+
+
+def _blocked() -> tuple[float, str]:
     client = _redis()
     if client is not None:
         # On Redis the block is a key that expires with it: no clocks to compare.
-        left = client.pttl(cache.make_key(key("blocked-until"), version=CACHE_VERSION))
-        return max(0.0, left / 1000) if left and left > 0 else 0.0
-    until = cache.get(key("blocked-until"), version=CACHE_VERSION)
-    return max(0.0, float(until) - time.time()) if until else 0.0
+        name = cache.make_key(key("blocked-until"), version=CACHE_VERSION)
+        with client.pipeline(transaction=False) as pipe:
+            left, why = pipe.pttl(name).get(name).execute()
+        if not left or left <= 0:
+            return 0.0, RATE_LIMITED
+        return left / 1000, FAILING if why == FAILING.encode() else RATE_LIMITED
+    block = cache.get(key("blocked-until"), version=CACHE_VERSION)
+    if not isinstance(block, tuple):
+        return 0.0, RATE_LIMITED
+    until, why = block
+    return max(0.0, until - time.time()), why
 
 
-def block_upstream(retry_after: float | None) -> float:
+def block_upstream(retry_after: float | None, *, why: str = RATE_LIMITED) -> float:
     """Stop all calls for Retry-After seconds; without one, back off exponentially with jitter."""
     if retry_after is None:
-        level_key = key("backoff-level")
+        level_key = key("backoff-level", why)
         cache.add(level_key, 0, timeout=600, version=CACHE_VERSION)
         try:
             level = cache.incr(level_key, version=CACHE_VERSION)
@@ -249,19 +272,43 @@ def block_upstream(retry_after: float | None) -> float:
     client = _redis()
     if client is not None:
         blocked_key = cache.make_key(key("blocked-until"), version=CACHE_VERSION)
-        client.set(blocked_key, 1, px=max(1, round(seconds * 1000)))
+        client.set(blocked_key, why, px=max(1, round(seconds * 1000)))
         return seconds
     cache.set(
         key("blocked-until"),
-        time.time() + seconds,
+        (time.time() + seconds, why),
         timeout=int(seconds) + 1,
         version=CACHE_VERSION,
     )
     return seconds
 
 
+def note_failure(*, pause_after: int) -> float | None:
+    """Count a call LeadPing failed (after its retries); at `pause_after` in a row, whatever
+    the event, pause every call (backing off as after a 429 without Retry-After) and return
+    for how long. A LeadPing that fails every call was otherwise called at the budget's pace."""
+    failures = key("failures-in-a-row")
+    cache.add(failures, 0, timeout=600, version=CACHE_VERSION)
+    try:
+        count = cache.incr(failures, version=CACHE_VERSION)
+    except ValueError:
+        count = 1
+    if count < pause_after:
+        return None
+    cache.delete(failures, version=CACHE_VERSION)
+    return block_upstream(None, why=FAILING)
+
+
 def clear_backoff() -> None:
-    cache.delete(key("backoff-level"), version=CACHE_VERSION)
+    """After a call LeadPing answered: the next backoff or pause starts short again."""
+    cache.delete_many(
+        [
+            key("backoff-level", RATE_LIMITED),
+            key("backoff-level", FAILING),
+            key("failures-in-a-row"),
+        ],
+        version=CACHE_VERSION,
+    )
 
 
 # --- single-flight: one upstream call per event at a time ---------------------------------

@@ -424,9 +424,9 @@ def _upstream_error(
 
 
 def _retry_after_seconds(error: leadping.LeadPingError) -> int | None:
-    if isinstance(error, leadping.RateLimited) and error.retry_after is not None:
-        return max(1, round(error.retry_after))
-    return None
+    """When to try again, if known: LeadPing's Retry-After or the desk's own pacing."""
+    retry_after = getattr(error, "retry_after", None)
+    return None if retry_after is None else max(1, round(retry_after))
 
 
 def _add_retry_after(response: HttpResponse, error: leadping.LeadPingError) -> None:

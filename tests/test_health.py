@@ -151,6 +151,7 @@ def _served(environ: dict) -> tuple[str, dict[str, str], bytes]:
     return said["status"], said["headers"], body
 
 
+@pytest.mark.django_db  # the handler's request_finished closes database connections
 @pytest.mark.parametrize("path", ["/healthz", "/accounts/login/"])
 def test_a_head_request_gets_the_headers_of_a_get_and_no_body(rf, path):
     """gunicorn dropped the body itself, with a warning per probe in the log."""

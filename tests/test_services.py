@@ -638,6 +638,48 @@ def test_a_stale_copy_is_served_when_the_budget_is_spent(upstream_mock, settings
     assert len(upstream_mock.calls) == 1
 
 
+# --- a LeadPing that fails every call ------------------------------------------------------
+
+
+def _fail_lookups(upstream_mock, count: int, *, status: int = 500) -> None:
+    for number in range(count):
+        upstream_mock.get(url(f"evt-down-{number}"), status=status)
+        with pytest.raises(leadping.UpstreamUnavailable):
+            services.lookup_event(event_id=f"evt-down-{number}")
+
+
+def test_after_many_failed_calls_in_a_row_every_call_pauses(upstream_mock):
+    """During 500s and 503s the desk went on calling at the budget's pace, 3.7 calls a second."""
+    _fail_lookups(upstream_mock, services.FAILURES_BEFORE_PAUSE)
+    calls = len(upstream_mock.calls)
+    upstream_mock.get(url("evt-next"), json=body("evt-next"))
+    with pytest.raises(services.UpstreamPaused) as caught:
+        services.lookup_event(event_id="evt-next")
+    assert len(upstream_mock.calls) == calls
+    assert 0 < caught.value.retry_after <= 2
+    assert "paused its calls" in caught.value.message
+    assert upstream.read_counters()["pause_refusals"] == 1
+
+
+def test_a_call_leadping_answers_starts_the_count_again(upstream_mock):
+    _fail_lookups(upstream_mock, services.FAILURES_BEFORE_PAUSE - 1)
+    upstream_mock.get(url("evt-fine"), json=body("evt-fine"))
+    services.lookup_event(event_id="evt-fine")
+    _fail_lookups(upstream_mock, services.FAILURES_BEFORE_PAUSE - 1)
+    upstream_mock.get(url("evt-next"), json=body("evt-next"))
+    assert services.lookup_event(event_id="evt-next").detail.id == "evt-next"
+
+
+def test_while_calls_pause_a_watched_event_shows_its_copy_and_why(upstream_mock, settings):
+    upstream_mock.get(url(LIVE), json=body(LIVE, "Pending"))
+    services.lookup_event(event_id=LIVE)
+    expire(LIVE, age=3 * settings.LEADPING_CACHE_LIVE_SECONDS)
+    _fail_lookups(upstream_mock, services.FAILURES_BEFORE_PAUSE)
+    snapshot = services.lookup_event(event_id=LIVE)
+    assert snapshot.from_cache
+    assert snapshot.stale_reason == services.UpstreamPaused.message
+
+
 # --- 429 and Retry-After ------------------------------------------------------------------
 
 

@@ -427,6 +427,17 @@ def test_the_budget_page_answers_like_a_rate_limit(staff_client, lookup_event):
     assert b"pacing its calls" in response.content
 
 
+def test_the_page_while_calls_pause_says_so_and_when_to_try_again(staff_client, lookup_event):
+    from events.services import UpstreamPaused
+
+    lookup_event.side_effect = UpstreamPaused(retry_after=7.6)
+    response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
+    assert response.status_code == 503
+    assert response["Retry-After"] == "8"
+    assert b"paused its calls to it" in response.content
+    assert b"Try again in 8 seconds." in response.content
+
+
 def test_the_upstream_status_page_shows_the_counters(staff_client):
     from events import upstream
 
