@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from events import leadping
+from events import leadping, services
 from events.services import EventSnapshot
 from tests.conftest import TEST_API_KEY, event_from
 
@@ -417,24 +417,23 @@ def test_a_stale_live_event_is_polled_less_often(staff_client, lookup_event, set
     assert b'hx-trigger="every 15s"' in response.content
 
 
-def test_the_budget_page_answers_like_a_rate_limit(staff_client, lookup_event):
-    from events.services import BudgetExhausted
-
-    lookup_event.side_effect = BudgetExhausted(retry_after=4.2)
+@pytest.mark.parametrize(
+    ("refusal", "status", "said"),
+    [
+        # The budget answers like a rate limit.
+        (services.BudgetExhausted(retry_after=7.6), 429, b"pacing its calls"),
+        # Calls paused after LeadPing failed many in a row.
+        (services.UpstreamPaused(retry_after=7.6), 503, b"paused its calls to it"),
+    ],
+)
+def test_a_page_the_desk_did_not_ask_leadping_for_says_when_to_try_again(
+    staff_client, lookup_event, refusal, status, said
+):
+    lookup_event.side_effect = refusal
     response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
-    assert response.status_code == 429
-    assert response["Retry-After"] == "4"
-    assert b"pacing its calls" in response.content
-
-
-def test_the_page_while_calls_pause_says_so_and_when_to_try_again(staff_client, lookup_event):
-    from events.services import UpstreamPaused
-
-    lookup_event.side_effect = UpstreamPaused(retry_after=7.6)
-    response = staff_client.get(reverse("events:detail", args=[SMS_ID]))
-    assert response.status_code == 503
+    assert response.status_code == status
     assert response["Retry-After"] == "8"
-    assert b"paused its calls to it" in response.content
+    assert said in response.content
     assert b"Try again in 8 seconds." in response.content
 
 
