@@ -7,11 +7,14 @@ file too, binding to DESK_HOST:DESK_PORT instead. A malformed variable stops gun
 with a message naming it, as the Django settings do.
 """
 
+import functools
 import logging
 import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -20,7 +23,30 @@ _PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
 if _PROJECT_ROOT not in sys.path:
     sys.path.insert(0, _PROJECT_ROOT)
 
-from leadping_web.env import env_choice, env_float, env_int, env_list, env_str  # noqa: E402
+from leadping_web import env  # noqa: E402
+
+# gunicorn loads this file as "__config__", and prints a traceback for any exception in it:
+# a malformed variable says what is wrong in one line instead, and gunicorn exits.
+_LOADED_BY_GUNICORN = __name__ == "__config__"
+
+
+def _one_line_errors[T](read: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(read)
+    def reading(*args: Any, **kwargs: Any) -> T:
+        try:
+            return read(*args, **kwargs)
+        except ImproperlyConfigured as problem:
+            if not _LOADED_BY_GUNICORN:
+                raise
+            sys.stderr.write(f"Configuration error: {problem}\n")
+            raise SystemExit(1) from None
+
+    return reading
+
+
+env_choice, env_float, env_int, env_list, env_str = map(
+    _one_line_errors, (env.env_choice, env.env_float, env.env_int, env.env_list, env.env_str)
+)
 
 # The longest a lookup may spend on LeadPing (settings.LEADPING_REQUEST_DEADLINE, same
 # bounds); a worker must outlive it, with room to render the page and write to the database.
@@ -57,7 +83,7 @@ workers = env_int("WEB_CONCURRENCY", 1, minimum=1, maximum=64)
 # Threads, because a lookup mostly waits on LeadPing (up to the deadline) and on Redis.
 worker_class = "gthread"
 threads = env_int("GUNICORN_THREADS", 16, minimum=1, maximum=256)
-timeout = worker_timeout(REQUEST_DEADLINE)
+timeout = _one_line_errors(worker_timeout)(REQUEST_DEADLINE)
 # A restart lets lookups in flight finish.
 graceful_timeout = timeout
 # Above a load balancer's idle timeout, so that it never reuses a connection gunicorn closed.

@@ -283,6 +283,22 @@ def test_a_malformed_setting_stops_the_desk_naming_it_without_echoing_secrets(
     assert "secret" not in str(caught.value)
 
 
+def test_gunicorn_says_what_is_wrong_in_one_line_not_a_traceback():
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "leadping_web.wsgi"],
+        cwd=ROOT,
+        env={**os.environ, "WEB_CONCURRENCY": "0"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "Configuration error: WEB_CONCURRENCY must be between 1 and 64 (got 0)."
+    )
+
+
 def test_manage_py_says_what_is_wrong_in_one_line_not_a_traceback():
     done = subprocess.run(
         [sys.executable, "manage.py", "check"],
@@ -296,6 +312,16 @@ def test_manage_py_says_what_is_wrong_in_one_line_not_a_traceback():
     assert done.stderr.strip() == (
         "Configuration error: LEADPING_POLL_SECONDS must be a whole number (got 'abc')."
     )
+
+
+def test_rundesk_leaves_the_addresses_of_make_serve_to_make_serve(monkeypatch):
+    """PORT=x (a PaaS's variable, meant for make serve) stopped make run, which listens on
+    DESK_HOST:DESK_PORT and never read it."""
+    monkeypatch.setenv("PORT", "x")
+    monkeypatch.setenv("GUNICORN_BIND", "0.0.0.0:80")
+    environment = rundesk._plain_http_environment()
+    assert "PORT" not in environment
+    assert "GUNICORN_BIND" not in environment
 
 
 def test_rundesk_keeps_https_protections_off_when_their_variables_are_blank(monkeypatch):

@@ -169,7 +169,13 @@ def _plain_http_environment() -> dict[str, str]:
     the settings would read it as unset and turn the protection back on."""
     blank = {name for name, value in os.environ.items() if not value.strip()}
     defaults = {name: value for name, value in _PLAIN_HTTP_DEFAULTS.items() if name in blank}
-    return {**_PLAIN_HTTP_DEFAULTS, **os.environ, **defaults}
+    # Where to listen is DESK_HOST:DESK_PORT, given on the command line: a PaaS's PORT (or
+    # GUNICORN_BIND) would only be read, and a malformed one would stop the desk.
+    inherited = {name: value for name, value in os.environ.items() if name not in _BIND_VARIABLES}
+    return {**_PLAIN_HTTP_DEFAULTS, **inherited, **defaults}
+
+
+_BIND_VARIABLES = {"PORT", "GUNICORN_BIND"}
 
 
 _LOGIN_HINT = (
