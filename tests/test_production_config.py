@@ -299,6 +299,23 @@ def test_gunicorn_says_what_is_wrong_in_one_line_not_a_traceback():
     )
 
 
+def test_an_unreachable_database_is_one_line_not_a_traceback():
+    """make serve runs migrate first: a wrong DATABASE_URL gave Django's whole traceback."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": f"postgres://desk@127.0.0.1:{free_port()}/desk"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("Database error: ")
+    assert done.stderr.strip().endswith("Check DATABASE_URL.")
+    assert "Traceback" not in done.stderr
+
+
 def test_manage_py_says_what_is_wrong_in_one_line_not_a_traceback():
     done = subprocess.run(
         [sys.executable, "manage.py", "check"],
