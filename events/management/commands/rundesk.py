@@ -90,7 +90,9 @@ class Command(BaseCommand):
             return None
         if _sandbox_answers():
             self.stdout.write(
-                f"Using the LeadPing sandbox already running at {settings.LEADPING_SANDBOX_URL}"
+                f"Using the LeadPing sandbox already running at {settings.LEADPING_SANDBOX_URL} "
+                "(another make run's, most likely: stopping that one stops it; give this one "
+                "its own with LEADPING_SANDBOX_PORT)"
             )
             return None
         if _port_taken("127.0.0.1", settings.LEADPING_SANDBOX_PORT):
