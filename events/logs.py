@@ -36,8 +36,19 @@ def _add_request_id(record: logging.LogRecord) -> None:
         # chain has returned, with the request attached to the record.
         request = getattr(record, "request", None)
         record.request_id = (
-            current_request_id() or getattr(request, "request_id", None) or _NO_REQUEST
+            current_request_id()
+            or getattr(request, "request_id", None)
+            or _answered_request_id(record)
+            or _NO_REQUEST
         )
+
+
+def _answered_request_id(record: logging.LogRecord) -> str | None:
+    """gunicorn's access line: written by its arbiter thread, outside the request, with the
+    answer's headers among its atoms (the X-Request-ID the desk answered with)."""
+    atoms = record.args if isinstance(record.args, dict) else None
+    answered = atoms.get("{x-request-id}o") if atoms else None
+    return answered if isinstance(answered, str) and answered not in {"", "-"} else None
 
 
 class ClientFaultFilter(logging.Filter):

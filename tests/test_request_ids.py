@@ -211,6 +211,25 @@ def test_json_log_lines_are_one_json_object_each():
     assert entry["time"].endswith("+00:00")
 
 
+def test_gunicorns_access_line_carries_the_request_id_it_answered_with():
+    """Written outside the request, its JSON line said "request_id": "-" (the ID was only
+    inside the message)."""
+    atoms = {"r": "GET /healthz HTTP/1.1", "{x-request-id}o": "f3a1c2"}
+    record = logging.LogRecord(
+        "gunicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '"%(r)s" request_id=%({x-request-id}o)s',
+        None,
+        None,
+    )
+    record.args = atoms  # as gunicorn logs it: a mapping of its atoms
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["request_id"] == "f3a1c2"
+    assert entry["message"] == '"GET /healthz HTTP/1.1" request_id=f3a1c2'
+
+
 def test_json_log_lines_redact_the_api_key_in_tracebacks():
     try:
         raise RuntimeError(f'header "Bearer {TEST_API_KEY}" rejected: {TEST_API_KEY}')
