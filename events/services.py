@@ -522,8 +522,14 @@ def _call_with_retries(
     event_id: str, *, deadline: float, spent: tuple[str, float], refresh: bool
 ) -> EventDetail:
     attempt = 0
+    failed: leadping.UpstreamUnavailable | None = None
     while True:
-        _refuse_unless_allowed(*(spent if attempt == 0 else upstream.spend_call(refresh=refresh)))
+        if attempt == 0:
+            _refuse_unless_allowed(*spent)
+        elif upstream.spend_call(refresh=refresh)[0] != "ok":
+            # No retry now (the budget, a pause or a Retry-After): the lookup ends with how
+            # LeadPing failed, not with the desk's pacing, and counts as a failure.
+            raise failed
         remaining = deadline - time.monotonic()
         try:
             with metrics.timed_upstream_call():
@@ -536,14 +542,16 @@ def _call_with_retries(
             raise
         except leadping.UpstreamUnavailable as error:
             upstream.count("upstream_unavailable")
+            # Each failed call counts towards the pause, retries included.
+            upstream.note_failure(pause_after=FAILURES_BEFORE_PAUSE)
             pause = _retry_pause(attempt)
             if (
                 not error.retryable
                 or attempt >= settings.LEADPING_MAX_RETRIES
                 or time.monotonic() + pause + 0.5 > deadline
             ):
-                upstream.note_failure(pause_after=FAILURES_BEFORE_PAUSE)
                 raise
+            failed = error
             attempt += 1
             upstream.count("upstream_retries")
             time.sleep(pause)

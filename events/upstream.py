@@ -261,11 +261,14 @@ def block_upstream(retry_after: float | None, *, why: str = RATE_LIMITED) -> flo
     """Stop all calls for Retry-After seconds; without one, back off exponentially with jitter."""
     if retry_after is None:
         level_key = key("backoff-level", why)
-        cache.add(level_key, 0, timeout=600, version=CACHE_VERSION)
+        cache.add(level_key, 0, timeout=_BACKOFF_MEMORY_SECONDS, version=CACHE_VERSION)
         try:
             level = cache.incr(level_key, version=CACHE_VERSION)
         except ValueError:
             level = 1
+        # Remembered from the last backoff, not the first: an outage longer than that would
+        # otherwise start again at a second or two.
+        cache.touch(level_key, _BACKOFF_MEMORY_SECONDS, version=CACHE_VERSION)
         cap = settings.LEADPING_BACKOFF_MAX_SECONDS
         retry_after = random.uniform(0.5, 1.0) * min(cap, 2.0**level)  # noqa: S311
     seconds = max(retry_after, 0.5)
@@ -283,10 +286,14 @@ def block_upstream(retry_after: float | None, *, why: str = RATE_LIMITED) -> flo
     return seconds
 
 
+_BACKOFF_MEMORY_SECONDS = 600
+
+
 def note_failure(*, pause_after: int) -> float | None:
-    """Count a call LeadPing failed (after its retries); at `pause_after` in a row, whatever
-    the event, pause every call (backing off as after a 429 without Retry-After) and return
-    for how long. A LeadPing that fails every call was otherwise called at the budget's pace."""
+    """Count a call LeadPing failed (a retry is a call too); at `pause_after` in a row,
+    whatever the event, pause every call (backing off as after a 429 without Retry-After) and
+    return for how long. A LeadPing that fails every call was otherwise called at the
+    budget's pace."""
     failures = key("failures-in-a-row")
     cache.add(failures, 0, timeout=600, version=CACHE_VERSION)
     try:

@@ -661,6 +661,28 @@ def test_after_many_failed_calls_in_a_row_every_call_pauses(upstream_mock):
     assert upstream.read_counters()["pause_refusals"] == 1
 
 
+def test_a_retry_the_budget_refuses_ends_with_leadpings_failure_and_counts(upstream_mock, settings):
+    """With the budget full, the retry of a 503 was refused and the lookup ended as the
+    desk's pacing: no failure was counted, and calls never paused however long LeadPing
+    failed."""
+    settings.LEADPING_BUDGET_CALLS = settings.LEADPING_BUDGET_BURST = 1
+    upstream_mock.get(url("evt-down"), status=503)
+    with pytest.raises(leadping.UpstreamUnavailable) as caught:
+        services.lookup_event(event_id="evt-down")
+    assert not isinstance(caught.value, leadping.RateLimited)
+    assert len(upstream_mock.calls) == 1
+    assert cache.get(upstream.key("failures-in-a-row"), version=upstream.CACHE_VERSION) == 1
+
+
+def test_each_failed_call_counts_retries_included(upstream_mock, settings):
+    upstream_mock.get(url("evt-down"), status=503)
+    with pytest.raises(leadping.UpstreamUnavailable):
+        services.lookup_event(event_id="evt-down")
+    calls = len(upstream_mock.calls)
+    assert calls == 1 + settings.LEADPING_MAX_RETRIES
+    assert cache.get(upstream.key("failures-in-a-row"), version=upstream.CACHE_VERSION) == calls
+
+
 def test_a_call_leadping_answers_starts_the_count_again(upstream_mock):
     _fail_lookups(upstream_mock, services.FAILURES_BEFORE_PAUSE - 1)
     upstream_mock.get(url("evt-fine"), json=body("evt-fine"))
