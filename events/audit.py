@@ -137,7 +137,11 @@ def visible_rows(user: Any, rows: Iterable[LookupAudit]) -> Iterator[LookupAudit
     them ("Bounced by +1 415 555 0124") and the ID as typed (a pasted phone number is
     recorded too): phone numbers in them are masked without the full-numbers permission."""
     for row in rows:
-        row.event_id = visible_text(user, row.event_id) or ""
+        shown = visible_text(user, row.event_id) or ""
+        # A masked ID is no link: it leads nowhere ("live-•••0198" is no event), and the
+        # event's own would show the number in the address bar.
+        row.id_masked = shown != row.event_id
+        row.event_id = shown
         row.status = visible_text(user, row.status)
         row.event_type = visible_text(user, row.event_type)
         yield row

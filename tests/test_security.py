@@ -462,6 +462,21 @@ def test_recent_lookups_mask_numbers_in_the_status_and_type_kept_as_received(
     assert "•••0124" in html
 
 
+def test_a_recent_lookup_whose_id_holds_a_number_is_shown_masked_and_not_linked(
+    masked_client, staff_user
+):
+    for event_id in ("live-14155550198", "live-4155550198", "evt-plain"):
+        LookupAudit.objects.create(
+            user=staff_user, username="sam", event_id=event_id, kind="page", outcome="found"
+        )
+    html = masked_client.get(reverse("events:lookup")).content.decode()
+    assert "4155550198" not in html
+    # Masked, the ID is no event: a link would lead to "not an event ID" (and be recorded).
+    assert "live-•••0198" in html
+    assert "/events/live-%E2%80%A2" not in html and "/events/live-•" not in html
+    assert 'href="/events/evt-plain/"' in html
+
+
 def test_the_api_key_pasted_as_an_event_id_is_refused_and_never_recorded(staff_client, settings):
     key = settings.LEADPING_API_KEY
     with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
