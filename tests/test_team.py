@@ -922,6 +922,44 @@ def test_the_admin_refuses_regular_expressions_in_its_lists(team_admin_client, u
     assert team_admin_client.get(url).status_code == 400
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "client_ip=abc",
+        "client_ip__exact=1.2.3",
+        "client_ip__gt=x",
+        "client_ip__in=10.0.0.1,abc",
+        "client_ip__range=10.0.0.1,x",
+    ],
+)
+def test_the_admin_refuses_an_ip_filter_that_is_no_address(team_admin_client, query):
+    # On PostgreSQL the inet column refused it when the list was counted: a 500.
+    LookupAudit.objects.create(
+        username="sam", event_id="evt-1", kind="page", outcome="found", client_ip="10.0.0.1"
+    )
+    assert team_admin_client.get(f"/admin/events/lookupaudit/?{query}").status_code == 400
+    attempts = "/admin/axes/accessattempt/?" + query.replace("client_ip", "ip_address")
+    assert team_admin_client.get(attempts).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "client_ip=10.0.0.1",
+        "client_ip__in=10.0.0.1,::1",
+        "client_ip__contains=abc",
+        "client_ip__startswith=10.",
+    ],
+)
+def test_the_admin_filters_by_ip_address_and_by_its_text(team_admin_client, query):
+    LookupAudit.objects.create(
+        username="sam", event_id="evt-1", kind="page", outcome="found", client_ip="10.0.0.1"
+    )
+    response = team_admin_client.get(f"/admin/events/lookupaudit/?{query}")
+    assert response.status_code == 200
+    assert "evt-1" in response.content.decode() or "contains" in query
+
+
 # --- masking in the audit trail -----------------------------------------------------------
 
 
