@@ -147,6 +147,32 @@ class _DistinctUsername(forms.ModelForm):
         return username
 
 
+class _OwnAccount(forms.ModelForm):
+    """The form of the account one is logged in with: nobody deactivates it, and a Team
+    admin does not drop their own role. Either would lock them out of what they were doing,
+    and only a superuser could undo it (another Team admin or a superuser may)."""
+
+    editor: Any = None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "is_active" in self.fields and not cleaned.get("is_active", True):
+            self.add_error("is_active", "You cannot deactivate the account you are logged in with.")
+        groups = cleaned.get("groups")
+        if (
+            "groups" in self.fields
+            and not self.editor.is_superuser
+            and groups is not None
+            and not any(group.name == TEAM_ADMIN for group in groups)
+        ):
+            self.add_error(
+                "groups",
+                "You cannot remove your own Team admin role: another Team admin or a "
+                "superuser can.",
+            )
+        return cleaned
+
+
 class StaffChangeForm(_DistinctUsername, UserChangeForm):
     pass
 
@@ -198,6 +224,20 @@ class StaffAdmin(_GuardedList, UserAdmin):
         if db_field.name == "groups" and not request.user.is_superuser:
             kwargs["queryset"] = Group.objects.filter(name__in=ROLE_NAMES)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None or obj.pk != request.user.pk:
+            return form
+        return type("OwnAccountForm", (_OwnAccount, form), {"editor": request.user})
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Nobody deletes the account they are logged in with (locked out, and the audit
+        # trail's rows of it kept under a name nobody has); nor in a bulk delete that
+        # includes it, which Django then refuses as a whole.
+        if obj is not None and obj.pk == request.user.pk:
+            return False
+        return super().has_delete_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         if not request.user.is_superuser:

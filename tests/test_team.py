@@ -757,6 +757,64 @@ def test_a_team_admin_cannot_grant_themselves_superuser(team_admin_client, team_
     assert not team_admin.is_superuser
 
 
+def test_a_team_admin_cannot_deactivate_themselves_or_drop_their_own_role(
+    team_admin_client, team_admin
+):
+    change = f"/admin/auth/user/{team_admin.pk}/change/"
+    deactivated = team_admin_client.post(
+        change, {"username": "tess", "groups": [role("Team admin").pk]}
+    )
+    assert deactivated.status_code == 200
+    assert "cannot deactivate the account you are logged in with" in deactivated.text
+    demoted = team_admin_client.post(
+        change, {"username": "tess", "is_active": "on", "groups": [role("Support").pk]}
+    )
+    assert demoted.status_code == 200
+    assert "cannot remove your own Team admin role" in demoted.text
+    team_admin.refresh_from_db()
+    assert team_admin.is_active and team_admin.groups.filter(name="Team admin").exists()
+    assert team_admin_client.get("/").status_code == 200
+    # Their own name and details they change as before.
+    renamed = team_admin_client.post(
+        change, {"username": "tessa", "is_active": "on", "groups": [role("Team admin").pk]}
+    )
+    assert renamed.status_code == 302
+    team_admin.refresh_from_db()
+    assert team_admin.username == "tessa"
+
+
+def test_a_team_admin_deactivates_and_demotes_another_team_admin(
+    team_admin_client, django_user_model
+):
+    other = django_user_model.objects.create_user("tom", password="x", is_staff=True)
+    other.groups.add(role("Team admin"))
+    response = team_admin_client.post(
+        f"/admin/auth/user/{other.pk}/change/",
+        {"username": "tom", "groups": [role("Support").pk]},
+    )
+    assert response.status_code == 302
+    other.refresh_from_db()
+    assert not other.is_active and not other.is_staff
+
+
+def test_nobody_deletes_the_account_they_are_logged_in_with(
+    admin_client, admin_user, staff_user, django_user_model
+):
+    # Team admins delete no accounts (they deactivate them); a superuser, not their own.
+    assert admin_client.get(f"/admin/auth/user/{admin_user.pk}/delete/").status_code == 403
+    both = [admin_user.pk, staff_user.pk]
+    admin_client.post(
+        "/admin/auth/user/", {"action": "delete_selected", "_selected_action": both, "post": "yes"}
+    )
+    # The bulk delete is refused as a whole; without their own account, it goes through.
+    assert django_user_model.objects.filter(pk__in=both).count() == 2
+    admin_client.post(
+        "/admin/auth/user/",
+        {"action": "delete_selected", "_selected_action": [staff_user.pk], "post": "yes"},
+    )
+    assert list(django_user_model.objects.filter(pk__in=both)) == [admin_user]
+
+
 def test_a_team_admin_resets_a_staff_password(team_admin_client, staff_user):
     response = team_admin_client.post(
         f"/admin/auth/user/{staff_user.pk}/password/",
