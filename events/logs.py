@@ -56,10 +56,13 @@ class ClientFaultFilter(logging.Filter):
     own: a forged Host header or an oversized form (Django's django.security.* records, with
     a traceback each) and the "busy" or "LeadPing is failing" pages a view marks as expected
     (`request.failure_expected`; Django logs every 5xx answer at ERROR) become one WARNING
-    line each."""
+    line each. A client's own fault Django answers with a 4xx (a permission denied, a bad
+    request) is a WARNING already, with a traceback that says nothing: it goes too."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.ERROR:
+            if record.name == "django.request" and record.exc_info:
+                record.exc_info, record.exc_text = None, None
             return True
         if record.name.startswith("django.security."):
             record.exc_info, record.exc_text = None, None

@@ -82,6 +82,8 @@ def audit_export(request: HttpRequest) -> HttpResponse:
         # Streamed, as a GET's is, so that it claims no length either.
         return StreamingHttpResponse((), content_type=_CSV_TYPE, headers=headers)
     if not _export_slots.acquire(blocking=False):
+        # The desk pacing itself, said to the user: a WARNING, not an ERROR (events/logs.py).
+        request.failure_expected = True
         return HttpResponse(
             "Other exports of the audit trail are being written right now. Try again in a minute.",
             status=503,

@@ -52,6 +52,24 @@ def test_a_forged_host_header_is_one_warning_line_without_a_traceback(client, dj
     assert "evil.example" in logged.getMessage()
 
 
+def test_a_permission_denied_is_one_warning_line_without_a_traceback(staff_client, django_log):
+    # A Support user opening the audit trail: their own fault, nothing for operators to read.
+    assert staff_client.get(reverse("events:audit")).status_code == 403
+    [logged] = [r for r in django_log.records if r.name == "django.request"]
+    assert logged.levelname == "WARNING"
+    assert logged.exc_info is None
+    assert "Forbidden" in logged.getMessage()
+
+
+def test_an_export_refused_while_others_run_is_a_warning(team_admin_client, django_log):
+    running = [team_admin_client.get(reverse("events:audit_export")) for _ in range(2)]
+    assert team_admin_client.get(reverse("events:audit_export")).status_code == 503
+    [logged] = [r for r in django_log.records if r.name == "django.request"]
+    assert logged.levelname == "WARNING"
+    for response in running:
+        response.close()
+
+
 def test_a_failure_the_view_did_not_expect_stays_an_error(rf):
     record = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "boom", None, None)
     record.request = rf.get("/")
