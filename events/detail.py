@@ -37,7 +37,10 @@ _FREE_TEXT_FIELDS = frozenset({"summary", "description", "status_reason"})
 # and line breaks) show as nothing in a page, yet a copy button would put them on the
 # clipboard ("\x1b[2J" clears a terminal it is pasted into). In the fields they all become
 # U+FFFD, visibly; in the JSON, the escape that JSON itself would use (same value).
-_BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# Unicode's Bidi_Control characters: embeddings, overrides and isolates, and the marks
+# (LRM, RLM, ALM), which reorder the digits and blanks around them too: "Refund 1<RLM> 2 3 4
+# approved" reads "Refund 14 3 2 approved".
+_BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _C0_CONTROLS = "".join(chr(code) for code in range(0x20) if chr(code) not in "\t\n\r")
 _C1_CONTROLS = "".join(chr(code) for code in range(0x7F, 0xA0))  # and DEL
 _BIDI_IN_TEXT = str.maketrans(dict.fromkeys(_BIDI_CONTROLS + _C0_CONTROLS + _C1_CONTROLS, "\ufffd"))

@@ -221,6 +221,15 @@ def test_bidirectional_controls_are_shown_replaced_and_escaped_in_the_json():
     assert json.loads(detail.raw_json)["statusReason"] == spoof
 
 
+def test_the_direction_marks_are_shown_replaced_too():
+    # An RLM among digits reorders them: "Refund 1<RLM> 2 3 4" reads "Refund 14 3 2".
+    spoof = "Refund 1\u200f 2 3 4 approved \u200e\u061c"
+    detail = event_from("sms_delivered.json", summary=spoof, statusReason=spoof)
+    assert detail.summary == detail.status_reason == "Refund 1\ufffd 2 3 4 approved \ufffd\ufffd"
+    assert "\\u200f" in detail.raw_json and "\u200f" not in detail.raw_json
+    assert json.loads(detail.raw_json)["summary"] == spoof
+
+
 def test_a_flood_of_combining_marks_is_cut_to_a_few_but_the_json_keeps_it():
     zalgo = "Z" + "\u0336\u0337\u0338\u0301\u030c" * 60 + "algo"
     detail = event_from("sms_delivered.json", statusReason=zalgo, leadId=zalgo)
