@@ -284,11 +284,11 @@ def _parse_success(body: bytes, event_id: str) -> EventDetail:
         raise BadPayload(message) from None
     except (TypeError, ValueError, RecursionError):
         raise BadPayload("LeadPing's answer is not an event object.") from None
-    if detail.full_payload and key and len(key) >= 8 and key in detail.full_payload:
+    if detail.full_payload and key and len(key) >= 8:
         # fullPayload is JSON inside a string, decoded once more: its escapes hide the key too.
-        detail = dataclasses.replace(
-            detail, full_payload=detail.full_payload.replace(key, REDACTED)
-        )
+        full_payload = _key_text_pattern(key).sub(REDACTED, detail.full_payload)
+        if full_payload != detail.full_payload:
+            detail = dataclasses.replace(detail, full_payload=full_payload)
     return detail
 
 
@@ -309,6 +309,12 @@ def _key_pattern(key: str) -> re.Pattern[bytes]:
     return re.compile(re.escape(key.encode()), re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=2)
+def _key_text_pattern(key: str) -> re.Pattern[str]:
+    """The key in decoded text, in any case: as in the bytes, "LP_…" gives it away too."""
+    return re.compile(re.escape(key), re.IGNORECASE)
+
+
 def _without_api_key_in(payload: Any, body: bytes) -> Any:
     """The decoded answer with the key blanked in every text and name: JSON may spell it with
     escapes ("lp\\u005f…") or the body be UTF-16, which the bytes above do not show."""
@@ -316,6 +322,7 @@ def _without_api_key_in(payload: Any, body: bytes) -> Any:
     if not key or len(key) < 8 or (b"\\" not in body and json.detect_encoding(body) == "utf-8"):
         return payload
     # Iterative, in place (the payload was just decoded): it may be nested very deep.
+    pattern = _key_text_pattern(key)
     stack = [payload]
     while stack:
         item = stack.pop()
@@ -323,7 +330,7 @@ def _without_api_key_in(payload: Any, body: bytes) -> Any:
             entries = list(item.items())
             item.clear()
             for name, value in entries:
-                item[name.replace(key, REDACTED)] = (
+                item[pattern.sub(REDACTED, name)] = (
                     _without_key_in_text(value, key) if isinstance(value, str) else value
                 )
                 stack.append(value)
@@ -340,7 +347,8 @@ def _without_key_in_text(text: str, key: str) -> str:
     """A text with the key blanked, JSON inside it included: fullPayload is JSON in a string,
     whose own escapes ("lp\\u005f…" in the body) hide the key until it is decoded again, as
     the page, the masking and anyone reading the download do."""
-    text = text.replace(key, REDACTED)
+    pattern = _key_text_pattern(key)
+    text = pattern.sub(REDACTED, text)
     if "\\" not in text or not text.lstrip().startswith(("{", "[")):
         return text
     try:
@@ -350,7 +358,7 @@ def _without_key_in_text(text: str, key: str) -> str:
     if not isinstance(inner, dict | list):
         return text
     try:
-        if key not in json.dumps(inner, ensure_ascii=False):
+        if not pattern.search(json.dumps(inner, ensure_ascii=False)):
             return text
         cleaned = _without_api_key_in(inner, b"\\")
         return json.dumps(cleaned, ensure_ascii=False)
