@@ -20,8 +20,18 @@ LONG_STATUS = "QueuedForCarrierRetryAfterThrottlingWindowExpired"
 
 class _OneEvent(BaseHTTPRequestHandler):
     status = "Completed"
+    # When set, LeadPing fails with this as its problem's detail.
+    failure: str | None = None
 
     def do_GET(self) -> None:
+        if type(self).failure is not None:
+            problem = json.dumps({"title": "Unavailable", "detail": type(self).failure}).encode()
+            self.send_response(503)
+            self.send_header("Content-Type", "application/problem+json")
+            self.send_header("Content-Length", str(len(problem)))
+            self.end_headers()
+            self.wfile.write(problem)
+            return
         body = json.dumps(
             {
                 "id": EVENT_ID,
@@ -51,6 +61,7 @@ def upstream_with_long_words(settings) -> Iterator[None]:
     settings.LEADPING_SANDBOX = False
     yield
     _OneEvent.status = "Completed"
+    _OneEvent.failure = None
     server.shutdown()
     server.server_close()
 
@@ -85,3 +96,25 @@ def test_a_long_new_status_is_announced_within_a_phones_width(desk: Page, upstre
     box = toast.bounding_box()
     assert box is not None
     assert box["x"] >= 0 and box["x"] + box["width"] <= 375, f"the toast is cut off: {box}"
+
+
+# LeadPing's own words, one unbroken run of them, as its error detail.
+LONG_FAILURE = "W" * 300
+
+
+def test_a_long_unbroken_error_from_leadping_fits_a_phone(desk: Page, upstream_with_long_words):
+    desk.set_viewport_size({"width": 375, "height": 812})
+    _OneEvent.failure = LONG_FAILURE
+    desk.goto(f"/events/{EVENT_ID}/")
+    expect(desk.locator(".error-panel")).to_contain_text(LONG_FAILURE)
+    assert _horizontal_overflow(desk) <= 0, "the error page is wider than a 375 px screen"
+
+
+def test_a_long_unbroken_reason_for_a_stale_copy_fits_a_phone(desk: Page, upstream_with_long_words):
+    desk.set_viewport_size({"width": 375, "height": 812})
+    _OneEvent.status = "Pending"
+    desk.goto(f"/events/{EVENT_ID}/")
+    expect(desk.locator("#status-panel .badge")).to_have_text("Pending")
+    _OneEvent.failure = LONG_FAILURE
+    expect(desk.locator("#status-panel .stale-note")).to_contain_text(LONG_FAILURE, timeout=15_000)
+    assert _horizontal_overflow(desk) <= 0, "the stale copy's note is wider than a 375 px screen"
