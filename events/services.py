@@ -560,8 +560,9 @@ def _call_with_retries(
             upstream.count(_OUTCOME_COUNTERS.get(type(error), "upstream_bad_payload"))
             if isinstance(error, leadping.NotAuthorised):
                 _refusals.remember(event_id, error)
-            elif isinstance(error, leadping.BadPayload):
-                upstream.note_failure(pause_after=FAILURES_BEFORE_PAUSE)
+            # An answer the desk cannot read counts nothing towards the pause: LeadPing
+            # answered, and one malformed event watched for ten intervals paused lookups of
+            # every other event. Its failure mark already holds it to a call per interval.
             raise
         upstream.count("upstream_ok")
         after_response.defer(upstream.clear_backoff)

@@ -683,6 +683,16 @@ def test_each_failed_call_counts_retries_included(upstream_mock, settings):
     assert cache.get(upstream.key("failures-in-a-row"), version=upstream.CACHE_VERSION) == calls
 
 
+def test_answers_the_desk_cannot_read_do_not_pause_calls_for_other_events(upstream_mock):
+    # One malformed event polled for ten intervals paused every lookup.
+    for number in range(services.FAILURES_BEFORE_PAUSE + 2):
+        upstream_mock.get(url(f"evt-bad-{number}"), body=b'{"id": "x"} trailing')
+        with pytest.raises(leadping.BadPayload):
+            services.lookup_event(event_id=f"evt-bad-{number}")
+    upstream_mock.get(url("evt-fine"), json=body("evt-fine"))
+    assert services.lookup_event(event_id="evt-fine").detail.id == "evt-fine"
+
+
 def test_a_call_leadping_answers_starts_the_count_again(upstream_mock):
     _fail_lookups(upstream_mock, services.FAILURES_BEFORE_PAUSE - 1)
     upstream_mock.get(url("evt-fine"), json=body("evt-fine"))
