@@ -262,8 +262,12 @@ def _is_read_timeout(exc: requests.RequestException) -> bool:
 def _decode_json(body: bytes, *, repeated: set[str] | None = None) -> Any:
     try:
         return load_json(body, repeated=repeated)
-    except (ValueError, RecursionError):
+    except ValueError:
         raise BadPayload("LeadPing's answer is not valid JSON.") from None
+    except RecursionError:
+        # Thousands of arrays or objects inside each other: JSON, but past what Python's
+        # reader takes; said as such, not as broken JSON.
+        raise BadPayload("LeadPing's answer is nested too deeply to read.") from None
 
 
 def _parse_success(body: bytes, event_id: str) -> EventDetail:

@@ -339,6 +339,14 @@ def test_a_problem_document_sent_with_200_is_not_shown_as_an_event(upstream):
     )
 
 
+def test_an_answer_nested_too_deeply_to_read_says_so(upstream):
+    deep = "[" * 100_000 + "]" * 100_000
+    upstream.get(URL, body=f'{{"id": "{EVENT_ID}", "extra": {deep}}}'.encode())
+    with pytest.raises(leadping.BadPayload) as error:
+        leadping.fetch_event_detail(EVENT_ID)
+    assert error.value.message == "LeadPing's answer is nested too deeply to read."
+
+
 def test_an_answer_that_cannot_be_decompressed_is_a_bad_payload_not_a_broken_connection(
     upstream,
 ):
