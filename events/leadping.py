@@ -21,6 +21,7 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 from requests.models import PreparedRequest
+from urllib3.exceptions import InvalidHeader as InvalidHeaderInAnswer
 from urllib3.exceptions import ReadTimeoutError
 
 from events import after_response
@@ -243,7 +244,10 @@ def _read_body(response: requests.Response, exchange: Exchange) -> bytes:
 
 def _is_not_http(exc: requests.RequestException) -> bool:
     """An answer http.client could not parse (urllib3 wraps it in a ProtocolError), other
-    than a connection closed before any answer, which is a connection problem."""
+    than a connection closed before any answer, which is a connection problem; or headers
+    urllib3 refuses (two different Content-Lengths)."""
+    if any(isinstance(cause, InvalidHeaderInAnswer) for cause in exc.args):
+        return True
     causes = [cause for error in exc.args for cause in getattr(error, "args", ())]
     return any(
         isinstance(cause, http.client.HTTPException)

@@ -185,6 +185,7 @@ def test_a_negative_chunk_size_is_a_broken_answer_not_a_crash(settings, body):
         b"HTTP/2.0 200 OK\r\n\r\n{}",
         b"garbage\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 1099\r\n\r\n{}",
     ],
 )
 def test_an_answer_that_is_not_http_is_said_so_and_not_asked_again(settings, opening):
