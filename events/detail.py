@@ -405,11 +405,13 @@ def _moment(payload: Mapping[str, Any], name: str, problems: list[str]) -> Momen
     return Moment(raw=value, value=parsed)
 
 
-# The first and last moments of .NET's DateTime and Go's zero time: what a backend writes
-# for a time it never set. Read as absent (the raw JSON keeps them), not as an unreadable time.
+# The first and last moments of .NET's DateTime, Go's zero time and the Unix epoch (a zero
+# timestamp written out): what a backend writes for a time it never set. Read as absent (the
+# raw JSON keeps them), not as a time ("delivered 56 years ago") nor as an unreadable one.
 # Written with any offset (a DateTime of Kind Local), as a date alone, or with a blank for "T".
 _UNSET_TIME = re.compile(
-    r"\s*(?:0001-01-01(?:[T ]00:00(?::00(?:\.0+)?)?)?|9999-12-31(?:[T ]23:59(?::59(?:\.9+)?)?)?)"
+    r"\s*(?:(?:0001-01-01|1970-01-01)(?:[T ]00:00(?::00(?:\.0+)?)?)?"
+    r"|9999-12-31(?:[T ]23:59(?::59(?:\.9+)?)?)?)"
     r"(?:Z|[+-]\d\d(?::?\d\d)?)?\s*$",
     re.IGNORECASE,
 )

@@ -116,6 +116,9 @@ def test_it_tells_an_answer_for_another_event_from_one_in_another_case():
         "9999-12-31T23:59:59.9999999-05:00",
         "0001-01-01",
         "0001-01-01 00:00:00",
+        # A zero Unix timestamp, written out.
+        "1970-01-01T00:00:00Z",
+        "1970-01-01T00:00:00.000+00:00",
     ],
 )
 def test_the_placeholders_of_a_time_never_set_read_as_absent(unset):
