@@ -2,17 +2,19 @@
 of a phone number each user may see."""
 
 import ipaddress
+import math
 import unicodedata
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
+from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib.auth.views import LoginView, redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import resolve_url
+from django.shortcuts import render, resolve_url
 from django.utils.http import urlencode
 
 from events.masking import mask_text
@@ -147,3 +149,19 @@ class DeskLoginView(LoginView):
         if url and urlsplit(url).path == self.request.path:
             return ""
         return url
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
+) -> HttpResponse:
+    """django-axes' lockout page, with a Retry-After: the cool-off the page speaks of."""
+    cool_off = get_cool_off(request)
+    response = render(
+        request,
+        settings.AXES_LOCKOUT_TEMPLATE,
+        {"cooloff_timedelta": cool_off},
+        status=settings.AXES_HTTP_RESPONSE_CODE,
+    )
+    if cool_off:
+        response["Retry-After"] = str(math.ceil(cool_off.total_seconds()))
+    return response

@@ -253,6 +253,8 @@ AXES_COOLOFF_TIME = timedelta(
 )
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# That template, rendered with a Retry-After header.
+AXES_LOCKOUT_CALLABLE = "events.access.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 # The username as typed, cut to the 255 characters of axes' columns: a longer one made

@@ -109,6 +109,7 @@ def test_repeated_failed_logins_lock_the_account_out_with_a_clear_message(
     assert response.status_code == 429
     assert b"Too many failed logins" in response.content
     assert b"Try again in 15 min," in response.content
+    assert response["Retry-After"] == str(15 * 60)
     assert b'href="/accounts/login/"' in response.content
     assert "_auth_user_id" not in client.session
 
