@@ -88,6 +88,10 @@ MIDDLEWARE = [
     "events.after_response.AfterResponseMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside every middleware that can refuse a request (CommonMiddleware's forged Host
+    # header, CSRF): their error pages carry the frame and content policies too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Pages and fragments go out gzipped (static files are pre-compressed by WhiteNoise);
     # Django pads compressed responses against BREACH.
     "django.middleware.gzip.GZipMiddleware",
@@ -100,8 +104,6 @@ MIDDLEWARE = [
     # No browser or proxy keeps a logged-in user's pages, unless the view says otherwise.
     "events.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "events.middleware.PreferencesMiddleware",
     "events.middleware.AdminQueryGuardMiddleware",

@@ -81,6 +81,16 @@ def test_every_script_loads_by_nonce_and_nothing_is_inline(live_page):
     assert "js:" not in re.sub(r"<script[^>]*src=[^>]*>", "", html).split("</head>")[1]
 
 
+@pytest.mark.parametrize("host", ["evil.example", "desk.test:99999", "bad host"])
+def test_the_page_refusing_a_forged_host_carries_the_policies_and_its_nonce(client, host):
+    response = client.get("/", headers={"Host": host})
+    assert response.status_code == 400
+    nonce = re.search(r"'nonce-([^']+)'", response["Content-Security-Policy"]).group(1)
+    scripts = re.findall(r"<script\b[^>]*>", response.content.decode())
+    assert scripts and all(f'nonce="{nonce}"' in tag for tag in scripts)
+    assert response["X-Frame-Options"] == "DENY"
+
+
 def test_htmx_is_told_never_to_eval_or_inject_styles(live_page):
     config = re.search(r"<meta name=\"htmx-config\" content='([^']+)'>", live_page.content.decode())
     settings = json.loads(config.group(1))
