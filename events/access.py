@@ -77,14 +77,81 @@ def folded_username(username: str) -> str:
     return unicodedata.normalize("NFKC", username).casefold()
 
 
+# Letters of other alphabets that read as Latin ones (the common entries of Unicode's
+# confusables), after case folding: Cyrillic "\u0440\u043e\u0440" passes for "pop". Written as
+# escapes, as a reader of this file could not tell them apart either.
+_LOOK_ALIKES = str.maketrans(
+    {
+        # Cyrillic
+        "\u0430": "a", "\u044c": "b", "\u0441": "c", "\u0501": "d", "\u0435": "e",
+        "\u04bb": "h", "\u0456": "i", "\u0458": "j", "\u043a": "k", "\u04cf": "l",
+        "\u043f": "n", "\u043e": "o", "\u0440": "p", "\u051b": "q", "\u0433": "r",
+        "\u0455": "s", "\u051d": "w", "\u0445": "x", "\u0443": "y", "\u04af": "y",
+        # Greek
+        "\u03b1": "a", "\u03b5": "e", "\u03b9": "i", "\u03ba": "k", "\u03bd": "v",
+        "\u03bf": "o", "\u03c1": "p", "\u03c4": "t", "\u03c5": "u", "\u03c7": "x",
+        "\u03b3": "y",
+        # Armenian
+        "\u0570": "h", "\u0578": "n", "\u0585": "o", "\u057d": "u", "\u0581": "g",
+    }
+)  # fmt: skip
+# Alphabets whose letters pass for each other's.
+_LOOK_ALIKE_SCRIPTS = frozenset({"LATIN", "CYRILLIC", "GREEK", "ARMENIAN"})
+
+
+def username_skeleton(username: str) -> str:
+    """What a username reads as: without case or width, look-alike letters as Latin ones."""
+    return folded_username(username).translate(_LOOK_ALIKES)
+
+
+def mixed_scripts(username: str) -> set[str]:
+    """The alphabets of a username's letters, when it mixes those that pass for each other
+    ("r\u043e\u043et", "root" with two Cyrillic o's); else an empty set."""
+    scripts = {
+        unicodedata.name(char, "").partition(" ")[0]
+        for char in unicodedata.normalize("NFKC", username)
+        if char.isalpha()
+    } & _LOOK_ALIKE_SCRIPTS
+    return scripts if len(scripts) > 1 else set()
+
+
 def clashing_username(username: str, *, other_than: int | None = None) -> str | None:
-    """The username of another user that differs from `username` only in case or width:
-    the audit trail names users by username, so "Root" beside "root" would read as root."""
+    """The username of another user that reads as `username`, differing only in case, width
+    or look-alike letters: the audit trail names users by username, so "Root", or "root"
+    written with a Cyrillic o, beside "root" would read as root."""
     from django.contrib.auth import get_user_model
 
-    wanted = folded_username(username)
+    wanted = username_skeleton(username)
     others = get_user_model().objects.exclude(pk=other_than).values_list("username", flat=True)
-    return next((other for other in others if folded_username(other) == wanted), None)
+    return next((other for other in others if username_skeleton(other) == wanted), None)
+
+
+def username_problem(username: str, *, other_than: int | None = None) -> str | None:
+    """Why `username` must not be given to the user `other_than` (None: a new one), or None.
+    The audit trail names users by username: no name may pass for another's, nor take over
+    the rows of an account renamed or deleted."""
+    from events.models import LookupAudit
+
+    if scripts := mixed_scripts(username):
+        alphabets = " and ".join(sorted(script.title() for script in scripts))
+        return (
+            f"This username mixes letters of the {alphabets} alphabets, so it could pass "
+            "for another. Use one alphabet."
+        )
+    if (clash := clashing_username(username, other_than=other_than)) is not None:
+        return (
+            f"{clash!r} is taken, and this username would read as it in the audit trail: "
+            "they differ only in case, width or look-alike letters."
+        )
+    rows = LookupAudit.objects.filter(username=username)
+    if other_than is not None:
+        rows = rows.exclude(user_id=other_than)
+    if rows.exists():
+        return (
+            "The audit trail names another account, past or present, with this username: "
+            "its lookups would read as this user's. Pick another."
+        )
+    return None
 
 
 def visible_text(user: Any, text: str | None) -> str | None:

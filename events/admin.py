@@ -23,7 +23,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import GenericIPAddressField, Q, QuerySet
 from django.http import HttpRequest
 
-from events.access import FULL_NUMBERS_PERMISSION, clashing_username, folded_username
+from events.access import FULL_NUMBERS_PERMISSION, folded_username, username_problem
 from events.models import LookupAudit
 
 ROLE_NAMES = ("Support", "Team admin")
@@ -131,19 +131,18 @@ admin.site.unregister(User)
 
 
 class _DistinctUsername(forms.ModelForm):
-    """Refuses a new username that another user's differs from only in case or width
-    (clashing_username). Django's add form checks case (in SQL: ASCII only on SQLite), its
-    change form not at all. An account saved under its own name keeps it, so that one made
-    before this check can still be edited and deactivated."""
+    """Refuses a new username that could pass for another user's, or take over the audit
+    trail's rows of an account renamed or deleted (access.username_problem). Django's add
+    form checks case (in SQL: ASCII only on SQLite), its change form not at all. An account
+    saved under its own name keeps it, so that one made before these checks can still be
+    edited and deactivated."""
 
     def clean_username(self) -> str:
         username = self.cleaned_data.get("username") or ""
-        if "username" in self.changed_data and clashing_username(
-            username, other_than=self.instance.pk
-        ):
-            raise ValidationError(
-                "A user with this username, written in another case or width, already exists."
-            )
+        if "username" in self.changed_data:
+            problem = username_problem(username, other_than=self.instance.pk)
+            if problem is not None:
+                raise ValidationError(problem)
         return username
 
 

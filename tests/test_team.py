@@ -693,7 +693,7 @@ def test_no_user_can_be_renamed_or_created_as_another_in_another_case_or_width(
             },
         )
         assert response.status_code == 200
-        assert "written in another case or width, already exists" in response.content.decode()
+        assert "would read as it in the audit trail" in response.content.decode()
     response = team_admin_client.post(
         "/admin/auth/user/add/",
         {
@@ -707,6 +707,72 @@ def test_no_user_can_be_renamed_or_created_as_another_in_another_case_or_width(
     staff_user.refresh_from_db()
     assert staff_user.username == "sam"
     assert not User.objects.filter(username="SAM").exists()
+
+
+def _add_user(client, username: str):
+    return client.post(
+        "/admin/auth/user/add/",
+        {
+            "username": username,
+            "password1": "a-long-Passphrase-42",
+            "password2": "a-long-Passphrase-42",
+            "usable_password": "true",
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("username", "refusal"),
+    [
+        # "root" with two Cyrillic o's: Latin and Cyrillic letters mixed.
+        ("r\u043e\u043et", "mixes letters of the Cyrillic and Latin alphabets"),
+        # "pop" all in Cyrillic letters, and "POP" in Greek capitals, read as "pop".
+        ("\u0440\u043e\u0440", "pop&#x27; is taken, and this username would read as it"),
+        ("\u03a1\u039f\u03a1", "pop&#x27; is taken, and this username would read as it"),
+    ],
+)
+def test_no_user_is_created_under_a_name_that_passes_for_anothers(
+    team_admin_client, superuser, django_user_model, username, refusal
+):
+    django_user_model.objects.create_user("pop", password="not-used")
+    response = _add_user(team_admin_client, username)
+    assert response.status_code == 200
+    assert refusal in response.content.decode()
+    assert not django_user_model.objects.filter(username=username).exists()
+
+
+def test_names_in_one_other_alphabet_are_welcome(team_admin_client, django_user_model):
+    for username in ("\u043e\u043b\u0435\u0433", "\u03bd\u03af\u03ba\u03b7", "J\u00fcrgen"):
+        assert _add_user(team_admin_client, username).status_code == 302, username
+        assert django_user_model.objects.filter(username=username).exists()
+
+
+def test_a_name_the_audit_trail_holds_for_another_account_is_not_given_again(
+    team_admin_client, staff_user, django_user_model
+):
+    """Renamed "sam-old", sam's rows still said "sam", and a new "sam" read as their author."""
+    LookupAudit.objects.create(
+        user=staff_user, username="sam", event_id="evt-1", kind="page", outcome="found"
+    )
+    staff_user.username = "sam-old"
+    staff_user.save()
+    response = _add_user(team_admin_client, "sam")
+    assert response.status_code == 200
+    assert "The audit trail names another account" in response.content.decode()
+    # Its own name it takes back.
+    response = team_admin_client.post(
+        f"/admin/auth/user/{staff_user.pk}/change/",
+        {
+            "username": "sam",
+            "is_active": "on",
+            "groups": [role("Support").pk],
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 302
+    staff_user.refresh_from_db()
+    assert staff_user.username == "sam"
 
 
 def test_an_account_made_before_the_check_can_still_be_edited(
@@ -728,11 +794,14 @@ def test_an_account_made_before_the_check_can_still_be_edited(
     assert not twin.is_active
 
 
-def test_createsuperuser_refuses_a_username_in_another_case(superuser, monkeypatch):
+@pytest.mark.parametrize("username", ["ROOT", "r\u043e\u043et", "\u0433\u043e\u043et"])
+def test_createsuperuser_refuses_a_username_that_passes_for_another(
+    superuser, monkeypatch, username
+):
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-Passphrase-42")
-    with pytest.raises(CommandError, match="'root' is taken"):
-        call_command("createsuperuser", "--noinput", username="ROOT", email="r@example.com")
-    assert not User.objects.filter(username="ROOT").exists()
+    with pytest.raises(CommandError, match=r"'root' is taken|mixes letters"):
+        call_command("createsuperuser", "--noinput", username=username, email="r@example.com")
+    assert not User.objects.filter(username=username).exists()
 
 
 def test_a_team_admin_cannot_see_or_edit_superusers(team_admin_client, superuser):

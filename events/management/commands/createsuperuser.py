@@ -1,21 +1,19 @@
-"""Django's createsuperuser (`make account`), refusing a username that another user's
-differs from only in case or width, as the admin's forms do (events.access.clashing_username)."""
+"""Django's createsuperuser (`make account`), refusing a username that could pass for
+another user's, or take over the audit trail's rows of an account renamed or deleted, as the
+admin's forms do (events.access.username_problem)."""
 
 from typing import Any
 
 from django.contrib.auth.management.commands import createsuperuser
 
-from events.access import clashing_username
+from events.access import username_problem
 
 
 class Command(createsuperuser.Command):
     def _validate_username(self, username: str, verbose_field_name: str, database: Any) -> Any:
         problem = super()._validate_username(username, verbose_field_name, database)
         if problem is None and username:
-            clash = clashing_username(username)
-            if clash is not None:
-                return (
-                    f"Error: {clash!r} is taken, and that {verbose_field_name} in another case "
-                    "or width would read as it in the audit trail."
-                )
+            refusal = username_problem(username)
+            if refusal is not None:
+                return f"Error: {refusal}"
         return problem
