@@ -121,7 +121,8 @@ class AdminQueryGuardMiddleware:
         )
 
 
-# The date parts of the admin's date_hierarchy drill-down, and the values it can compute
+# The date parts of a date_hierarchy drill-down (django-axes' login records have one; a
+# hand-written `?at__year=` works on any list), and the values it can compute
 # a range from (the year after the last must exist too).
 _DATE_PARTS = {"year": (1, 9998), "month": (1, 12), "day": (1, 31)}
 # Django's transforms of a date or time into a number.
