@@ -43,32 +43,59 @@ class DeskBusy(leadping.UpstreamUnavailable):
     """Every request this process may have waiting on LeadPing already is; no call was made."""
 
     message = (
-        "The desk is waiting on LeadPing for many other lookups right now. "
+        "LeadPing is slow to answer, and the desk already has as many lookups waiting on it "
+        "as it allows. Try again in a few seconds."
+    )
+    # Said when this very event is being asked about by another request meanwhile.
+    ALREADY_ASKING = (
+        "LeadPing is slow to answer, and the desk is already asking it about this event. "
         "Try again in a few seconds."
     )
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after: float = BUSY_RETRY_SECONDS
 
 
 # How long a request may wait for a waiting slot to come free: against a LeadPing answering
 # in tens of milliseconds, slots turn over many times in this; against a slow one, the
 # request gets the last copy or "busy" soon, and its thread is free again.
 SLOT_WAIT_SECONDS = 0.5
+# "Busy" answers carry a Retry-After of this many seconds.
+BUSY_RETRY_SECONDS = 3
+# Requests that may wait for a slot at once; the others are told "busy" at once.
+MAX_SLOT_QUEUE = 2
 
 # Staff may have LeadPing asked anew (check_again) once the desk's copy is this old.
 CHECK_AGAIN_SECONDS = 30
 
 
 class _WaitingSlots:
-    """Counts the requests of this process waiting on LeadPing (LEADPING_MAX_WAITING at most)."""
+    """Counts the requests of this process waiting on LeadPing (LEADPING_MAX_WAITING at most),
+    and those waiting for one of them to come free (MAX_SLOT_QUEUE at most)."""
 
     def __init__(self) -> None:
         self._free = threading.Condition()
         self._used = 0
+        self._queued = 0
 
     def take(self, *, within: float) -> bool:
-        """Take a slot, waiting at most `within` seconds for one; False if none came free."""
+        """Take a slot, waiting at most `within` seconds for one; False if none came free, or
+        if enough requests wait for one already: a waiting request holds a thread too, and
+        with every slot held the threads left must stay free for health checks and cached
+        pages (with all of them waiting half a second each, /healthz took over a second)."""
         with self._free:
-            if not self._free.wait_for(self._has_room, timeout=max(within, 0.0)):
+            if self._has_room():
+                self._used += 1
+                return True
+            if within <= 0 or self._queued >= MAX_SLOT_QUEUE:
                 return False
+            self._queued += 1
+            try:
+                if not self._free.wait_for(self._has_room, timeout=within):
+                    return False
+            finally:
+                self._queued -= 1
             self._used += 1
             return True
 
@@ -336,7 +363,10 @@ def _lookup_with(
         upstream.count("cache_misses")
     if not has_slot:
         upstream.count("busy_refusals")
-        return _stale_or_raise(_as_entry(look.stored), DeskBusy())
+        stale = _as_entry(look.stored)
+        if stale is None and upstream.lock_held(event_id):
+            return _stale_or_raise(stale, DeskBusy(DeskBusy.ALREADY_ASKING))
+        return _stale_or_raise(stale, DeskBusy())
     return _fetch_or_wait(event_id, look, deadline=deadline)
 
 
@@ -645,11 +675,12 @@ def _stale_or_raise(stale: _Entry | None, error: leadping.LeadPingError) -> Even
     copy's time is on the panel either way."""
     if stale is None or isinstance(error, leadping.NotAuthorised):
         raise error
-    upstream.count("stale_served")
     if isinstance(error, _DESKS_OWN_PACING) and _age_seconds(stale) < _QUIET_PACING_INTERVALS * (
         settings.LEADPING_CACHE_LIVE_SECONDS
     ):
         return stale.snapshot()
+    # Counted as the page shows it: a copy said to be stale (as lookups_total's "stale").
+    upstream.count("stale_served")
     return stale.snapshot(stale_reason=error.message)
 
 

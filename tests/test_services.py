@@ -977,6 +977,8 @@ def test_past_the_waiting_limit_the_last_copy_is_served_at_once_with_the_reason(
     assert young.from_cache and young.stale_reason is None
     assert old.from_cache and old.stale_reason == services.DeskBusy.message
     assert len([c for c in upstream_mock.calls if c.request.url == url(FINAL)]) == 1
+    # Counted as shown: the young copy went out unmarked, the old one said to be stale.
+    assert upstream.read_counters()["stale_served"] == 1
 
 
 def test_within_the_waiting_limit_a_lookup_with_nothing_to_show_waits_for_the_call_under_way(
@@ -1018,6 +1020,59 @@ def test_past_the_waiting_limit_a_lookup_with_nothing_to_show_does_not_wait(
     assert first_outcome["snapshot"].detail.id == LIVE
     assert len(upstream_mock.calls) == 1
     assert upstream.read_counters()["busy_refusals"] == 1
+
+
+def test_busy_says_when_the_desk_is_already_asking_about_that_event(upstream_mock, settings):
+    # It said "waiting on LeadPing for many other lookups" to viewers of one slow event.
+    settings.LEADPING_MAX_WAITING = 1
+    entered, release = _blocking_upstream(upstream_mock, LIVE)
+    upstream_mock.get(url(FINAL), json=body(FINAL))
+    first, _ = _look_in_thread(LIVE)
+    assert entered.wait(5)
+    try:
+        with pytest.raises(services.DeskBusy) as same:
+            services.lookup_event(event_id=LIVE)
+        with pytest.raises(services.DeskBusy) as other:
+            services.lookup_event(event_id=FINAL)
+    finally:
+        release.set()
+        first.join(5)
+    assert same.value.message == services.DeskBusy.ALREADY_ASKING
+    assert other.value.message == services.DeskBusy.message
+    assert same.value.retry_after == other.value.retry_after == services.BUSY_RETRY_SECONDS
+
+
+def test_only_a_few_lookups_wait_for_a_slot_at_once(upstream_mock, settings, monkeypatch):
+    """Each wait holds a thread: with every slot taken and every other thread waiting half a
+    second for one, /healthz queued behind them for over a second."""
+    settings.LEADPING_MAX_WAITING = 1
+    monkeypatch.setattr(services, "SLOT_WAIT_SECONDS", 30)
+    entered, release = _blocking_upstream(upstream_mock, LIVE)
+    first, _ = _look_in_thread(LIVE)
+    assert entered.wait(5)
+    waiting = []
+    try:
+        for number in range(services.MAX_SLOT_QUEUE):
+            upstream_mock.get(url(f"evt-queued-{number}"), json=body(f"evt-queued-{number}"))
+            waiting.append(_look_in_thread(f"evt-queued-{number}"))
+        time.sleep(0.2)  # both wait for a slot
+        waits = []
+        wait_for = services._waiting._free.wait_for
+        monkeypatch.setattr(
+            services._waiting._free,
+            "wait_for",
+            lambda *args, **kwargs: waits.append(args) or wait_for(*args, **kwargs),
+        )
+        with pytest.raises(services.DeskBusy):
+            services.lookup_event(event_id=FINAL)
+    finally:
+        release.set()
+        first.join(5)
+        for thread, _ in waiting:
+            thread.join(5)
+    # Refused without waiting its turn (30 s here), and the queued ones got their answer.
+    assert waits == []
+    assert all("snapshot" in outcome for _, outcome in waiting)
 
 
 def test_a_lookup_without_a_free_slot_waits_for_one_a_short_while(

@@ -621,6 +621,8 @@ def test_a_busy_desk_says_so_on_the_page_and_to_the_poll(staff_client, lookup_ev
     poll = staff_client.get(reverse("events:status", args=[SMS_ID]), headers=HTMX)
     assert poll.status_code == 503
     assert poll.content.decode() == DeskBusy.message
+    # When to come back, as every other refusal says it.
+    assert page["Retry-After"] == poll["Retry-After"] == "3"
 
 
 # --- check again ------------------------------------------------------------------------
