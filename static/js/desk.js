@@ -398,4 +398,35 @@
 
   document.addEventListener("DOMContentLoaded", focusOverflowingBoxes);
   document.addEventListener("htmx:afterSettle", focusOverflowingBoxes);
+
+  // --- trying again by itself -------------------------------------------------------------
+  // "The desk is busy" and the like say when to come back (Retry-After); the page does so by
+  // itself, a few times, with a second of jitter so that a room of viewers does not return
+  // at once. The count is per tab and address, and starts again once the page loads.
+  const MAX_AUTO_RETRIES = 5;
+
+  function retryLater() {
+    const link = document.querySelector("a[data-auto-retry]");
+    const key = "desk-retries:" + location.pathname + location.search;
+    if (!link) {
+      try { sessionStorage.removeItem(key); } catch (e) { /* storage off: nothing kept */ }
+      return;
+    }
+    const seconds = parseInt(link.getAttribute("data-auto-retry"), 10);
+    let tries = 0;
+    try { tries = parseInt(sessionStorage.getItem(key) || "0", 10) || 0; } catch (e) { return; }
+    if (!(seconds > 0 && seconds <= 60) || tries >= MAX_AUTO_RETRIES) return;
+    const note = document.querySelector("[data-auto-retry-note]");
+    if (note) note.textContent = "The page tries again by itself in " + seconds + " s.";
+    setTimeout(function go() {
+      if (document.visibilityState === "hidden") {
+        document.addEventListener("visibilitychange", go, { once: true });
+        return;
+      }
+      try { sessionStorage.setItem(key, String(tries + 1)); } catch (e) { return; }
+      location.replace(link.href);
+    }, seconds * 1000 + Math.random() * 1000);
+  }
+
+  document.addEventListener("DOMContentLoaded", retryLater);
 })();

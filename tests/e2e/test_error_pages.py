@@ -1,8 +1,11 @@
 """Every way a lookup can fail, seen in a real browser: a clear page, never a 500."""
 
+from unittest import mock
+
 from playwright.sync_api import Page, expect
 
-from tests.e2e.support import UNKNOWN_GUID
+from events import services
+from tests.e2e.support import COMPLETED_SMS, UNKNOWN_GUID
 
 # (event ID, HTTP status, heading, something the page explains); the 429 comes last, as the
 # desk then holds every call to LeadPing for the 17 s of its Retry-After.
@@ -41,3 +44,27 @@ def test_an_unknown_page_gets_the_desk_404(desk: Page):
 
     assert response is not None and response.status == 404
     expect(desk.get_by_role("heading", level=1)).to_have_text("Page not found")
+
+
+def test_a_busy_desk_tries_again_by_itself_when_it_said_it_would(desk: Page):
+    real_lookup = services.lookup_event
+    calls = []
+
+    def busy_once(*, event_id: str) -> services.EventSnapshot:
+        calls.append(event_id)
+        if len(calls) == 1:
+            raise services.DeskBusy(services.DeskBusy.ALREADY_ASKING)
+        return real_lookup(event_id=event_id)
+
+    with mock.patch("events.services.lookup_event", side_effect=busy_once):
+        response = desk.goto(f"/events/{COMPLETED_SMS}/")
+        assert response is not None and response.status == 503
+        assert response.headers["retry-after"] == str(services.BUSY_RETRY_SECONDS)
+        expect(desk.get_by_role("heading", level=1)).to_have_text("The desk is busy")
+        expect(desk.locator("main")).to_contain_text("already asking it about this event")
+        expect(desk.locator("[data-auto-retry-note]")).to_have_text(
+            f"The page tries again by itself in {services.BUSY_RETRY_SECONDS} s."
+        )
+        # Retry-After plus at most a second of jitter.
+        expect(desk.locator("#status-panel .badge")).to_be_visible(timeout=10_000)
+    assert calls == [COMPLETED_SMS, COMPLETED_SMS]
