@@ -623,7 +623,9 @@ def _refuse_unless_allowed(verdict: str, seconds: float) -> None:
     """Refuse the call while LeadPing's Retry-After runs, or when the budget is spent."""
     if verdict == "blocked":
         upstream.count("retry_after_refusals")
-        raise leadping.RateLimited("LeadPing asked the desk to slow down.", retry_after=seconds)
+        # In the words of the 429 that started the block: a watched event's note does not
+        # change (and redraw its panel) between the 429 and the refusals that follow it.
+        raise leadping.RateLimited(retry_after=seconds)
     if verdict == "paused":
         upstream.count("pause_refusals")
         raise UpstreamPaused(retry_after=seconds)

@@ -718,13 +718,16 @@ def test_while_calls_pause_a_watched_event_shows_its_copy_and_why(upstream_mock,
 def test_retry_after_stops_every_caller_until_it_has_passed(upstream_mock):
     upstream_mock.get(url("evt-a"), status=429, headers={"Retry-After": "17"})
     upstream_mock.get(url("evt-b"), json=body("evt-b"))
-    with pytest.raises(leadping.RateLimited):
+    with pytest.raises(leadping.RateLimited) as first:
         services.lookup_event(event_id="evt-a")
     with pytest.raises(leadping.RateLimited) as caught:
         services.lookup_event(event_id="evt-b")
     assert len(upstream_mock.calls) == 1
     assert 15 < caught.value.retry_after <= 17
     assert upstream.read_counters()["retry_after_refusals"] == 1
+    # One wording for the whole block: a watched event's stale note alternated between the
+    # 429's and the refusals', and each change redrew its panel.
+    assert caught.value.message == first.value.message
 
 
 def test_retry_after_is_shared_through_the_cache(upstream_mock):
