@@ -246,6 +246,10 @@
     keptView = {
       open: Array.prototype.map.call(details.querySelectorAll("details[open][id]"), function (d) { return d.id; }),
       focus: inside ? identity(focused) : null,
+      // Where the reader had scrolled the raw JSON (and the full payload) to.
+      scroll: Array.prototype.map.call(details.querySelectorAll(".json[id]"), function (box) {
+        return [box.id, box.scrollTop];
+      }),
     };
     window.htmx.ajax("GET", details.getAttribute("data-refresh-url"), {
       target: details, swap: "outerHTML",
@@ -310,6 +314,10 @@
       const box = document.getElementById(id);
       if (box && details.contains(box)) box.open = true;
     });
+    keptView.scroll.forEach(function (kept) {
+      const box = document.getElementById(kept[0]);
+      if (box && details.contains(box)) box.scrollTop = kept[1];
+    });
     const wanted = keptView.focus;
     const controls = [];
     refreshedParts().forEach(function (part) { controls.push.apply(controls, part.querySelectorAll(FOCUSABLE)); });
@@ -339,7 +347,8 @@
   function relativeText(then, now) {
     const seconds = Math.round((then - now) / 1000);
     const size = Math.abs(seconds);
-    if (size < 5) return "just now";
+    // As Django's naturaltime words the same time on the page: "now", then "4 seconds ago".
+    if (size < 1) return "now";
     for (let i = 0; i < UNITS.length; i++) {
       const unit = UNITS[i][0];
       const length = UNITS[i][1];
@@ -415,8 +424,12 @@
     const seconds = parseInt(link.getAttribute("data-auto-retry"), 10);
     let tries = 0;
     try { tries = parseInt(sessionStorage.getItem(key) || "0", 10) || 0; } catch (e) { return; }
-    if (!(seconds > 0 && seconds <= 60) || tries >= MAX_AUTO_RETRIES) return;
     const note = document.querySelector("[data-auto-retry-note]");
+    if (!(seconds > 0 && seconds <= 60)) return;
+    if (tries >= MAX_AUTO_RETRIES) {
+      if (note) note.textContent = "The page has stopped trying by itself: press Try again.";
+      return;
+    }
     if (note) note.textContent = "The page tries again by itself in " + seconds + " s.";
     setTimeout(function go() {
       if (document.visibilityState === "hidden") {

@@ -179,6 +179,20 @@ def test_a_new_answer_keeps_the_focus_on_the_raw_json_box_whose_text_changed(
     expect(box).to_be_focused()
 
 
+def test_a_new_answer_keeps_the_raw_jsons_scroll(desk: Page, live_event_id: str):
+    # A new answer put the box back at its top every poll that changed something.
+    desk.set_viewport_size({"width": 1280, "height": 400})
+    desk.goto(f"/events/{live_event_id}/")
+    desk.get_by_text("Raw JSON as received").click()
+    box = desk.locator("#raw-json")
+    assert box.evaluate("box => box.scrollHeight > box.clientHeight + 100")
+    box.evaluate("box => { box.scrollTop = 100; }")
+    badge = desk.locator("#status-panel .badge")
+    expect(badge).to_have_text("In progress", timeout=PHASE_TIMEOUT_MS)
+    expect(box).to_contain_text('"status": "InProgress"')
+    assert box.evaluate("box => box.scrollTop") == 100
+
+
 def test_the_head_and_the_tabs_title_follow_a_new_answer(desk: Page, live_event_id: str):
     """The head (what the event is, its ID) comes out of band with the new details."""
 
