@@ -132,7 +132,21 @@
     const every = /every (\d+)s/.exec(panel.getAttribute("hx-trigger") || "");
     const wait = every ? Number(every[1]) * (Math.min(2 ** poll.failures, MAX_BACKOFF_TICKS) + 1) : 0;
     const retry = wait ? " Trying again in about " + wait + " s." : " Retrying.";
-    note.textContent = "Not refreshed since " + clock(poll.lastGood) + ": " + reason + stop + shown + retry;
+    // The note is a live region: it is said when what it says changes, not when only the
+    // wait before the next try does (with the backoff, that is every failed poll).
+    let said = note.querySelector("[data-note-said]");
+    let next = note.querySelector("[data-note-next]");
+    if (!said || !next) {
+      said = document.createElement("span");
+      said.setAttribute("data-note-said", "");
+      next = document.createElement("span");
+      next.setAttribute("data-note-next", "");
+      next.setAttribute("aria-hidden", "true");
+      note.replaceChildren(said, next);
+    }
+    const text = "Not refreshed since " + clock(poll.lastGood) + ": " + reason + stop + shown;
+    if (said.textContent !== text) said.textContent = text;
+    next.textContent = retry;
     note.hidden = false;
     panel.classList.add("is-client-stale");
   }
@@ -182,8 +196,29 @@
       const note = document.querySelector("[data-client-stale]");
       if (note) note.hidden = true;
       refreshDetails();
+      const before = shownStatus;
       announceStatus();
+      announceStaleness(before);
     }
+  });
+
+  // The panel's own note on a stale copy comes in with the panel, and a live region added
+  // with its text is not read out: going stale, and fresh again, is said by the toast.
+  let panelWasStale = false;
+  function announceStaleness(statusBefore) {
+    const panel = document.getElementById("status-panel");
+    const stale = !!panel && panel.classList.contains("is-stale");
+    if (stale && !panelWasStale) {
+      const note = panel.querySelector(".stale-note:not(.conflict-note)");
+      if (note) toast(note.textContent.replace(/\s+/g, " ").trim());
+    } else if (!stale && panelWasStale && shownStatus === statusBefore) {
+      toast("LeadPing answers again: this is its latest copy.");
+    }
+    panelWasStale = stale;
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    const panel = document.getElementById("status-panel");
+    panelWasStale = !!panel && panel.classList.contains("is-stale");
   });
 
   // The panel is replaced, not edited, so screen readers would not hear a new status: the

@@ -97,6 +97,9 @@ def test_a_failing_poll_says_so_and_the_next_good_answer_clears_it(desk: Page, l
     expect(note).to_contain_text(re.compile(r"^Not refreshed since \d\d:\d\d:\d\d: "))
     # After one failure the page waits two ticks, then asks on the third.
     expect(note).to_contain_text(re.compile(r" Trying again in about \d+ s\.$"))
+    # The wait changes at every failed poll: kept from screen readers, or the whole note was
+    # read out again each time.
+    expect(note.locator("[data-note-next]")).to_have_attribute("aria-hidden", "true")
     assert "AM" not in note.inner_text() and "PM" not in note.inner_text()
     since = re.search(r"since (\d\d:\d\d:\d\d)", note.inner_text()).group(1)
     assert abs(_seconds(since) - _seconds(checked)) <= 2, (since, checked)
@@ -278,6 +281,30 @@ def test_a_poll_keeps_the_focus_and_scroll_of_a_long_status_reason(desk: Page, l
     desk.wait_for_timeout(300)  # htmx settles the swap after the answer
     expect(box).to_be_focused()
     assert box.evaluate("box => box.scrollTop") == 120
+
+
+def test_a_copy_going_stale_is_said_by_the_toast(desk: Page, live_event_id: str):
+    """The panel's note on a stale copy comes in with the panel: a live region added with its
+    text is not read out, so screen readers never heard that LeadPing was failing."""
+    reason = "LeadPing did not answer in time. Showing the last copy the desk got."
+
+    def stale(route):
+        url = re.sub(r"\?v=.*", "?v=changed", route.request.url)
+        answer = route.fetch(url=url)
+        body = answer.text().replace(
+            'class="panel status-panel ', 'class="panel status-panel is-stale ', 1
+        )
+        body = body.replace(
+            "</section>", f'<p class="stale-note" role="status">{reason}</p></section>', 1
+        )
+        route.fulfill(response=answer, body=body)
+
+    desk.goto(f"/events/{live_event_id}/")
+    desk.route(re.compile(r"/events/live-[^/]+/status/.*"), stale)
+    expect(desk.locator("#status-panel")).to_have_class(
+        re.compile(r"\bis-stale\b"), timeout=3 * POLL_SECONDS * 1000
+    )
+    expect(desk.locator("#toast")).to_have_text(reason)
 
 
 def test_a_relative_time_in_the_stale_note_is_not_read_out_again_as_it_changes(
