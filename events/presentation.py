@@ -5,12 +5,14 @@ thin filters in `events.templatetags.desk`. Icon names refer to symbols in templ
 """
 
 import functools
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import phonenumbers
+from django.utils import timezone
 from phonenumbers import geocoder
 
 from events.detail import LIFECYCLE_FIELDS, EventDetail, Moment
@@ -183,13 +185,13 @@ _CONTRADICTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def status_conflict(detail: EventDetail) -> str | None:
+def status_conflict(detail: EventDetail, *, now: datetime | None = None) -> str | None:
     """A sentence for staff when the status and the lifecycle disagree, else None.
 
     LeadPing reports both; when they disagree the page must not let a green badge hide a
     failure time (or a red one a delivery).
     """
-    notes = [_status_contradiction(detail), _before_creation(detail)]
+    notes = [_status_contradiction(detail), _clocks_disagree(detail, now=now or timezone.now())]
     return " ".join(note for note in notes if note) or None
 
 
@@ -210,21 +212,48 @@ def _status_contradiction(detail: EventDetail) -> str | None:
 _CLOCK_SLACK = timedelta(seconds=1)
 
 
-def _before_creation(detail: EventDetail) -> str | None:
-    created = detail.created_at.value if detail.created_at else None
-    if created is None:
-        return None
-    for attr, key in LIFECYCLE_FIELDS.items():
-        moment: Moment | None = getattr(detail, attr)
-        if key in _NOT_AFTER_CREATION or moment is None or moment.value is None:
-            continue
-        if moment.value < created - _CLOCK_SLACK:
-            return (
-                f"LeadPing's lifecycle puts {_STEPS[key][0].lower()} before the event was "
-                "created: its times may come from clocks that disagree. The timeline is in "
-                "time order; check the raw JSON."
-            )
+# A message's way out, in the order its steps happen.
+_DELIVERY_CHAIN = ("queuedAt", "sendingStartedAt", "sentAt", "deliveredAt")
+# Steps that say something has happened (a schedule is the one that may lie ahead).
+_HAPPENED_STEPS = frozenset(LIFECYCLE_FIELDS.values()) - {"scheduledFor"}
+# A step this far ahead of the desk's clock is not a clock a moment off.
+_FUTURE_SLACK = timedelta(minutes=1)
+_CLOCKS_NOTE = (
+    "its times may come from clocks that disagree. The timeline is in time order; "
+    "check the raw JSON."
+)
+
+
+def _clocks_disagree(detail: EventDetail, *, now: datetime) -> str | None:
+    """A sentence when LeadPing's times cannot all be right: a step before the event's
+    creation, a message's steps out of their order (sent before sending started), or a step
+    that has happened timed in the future."""
+    times = {
+        key: moment.value
+        for attr, key in LIFECYCLE_FIELDS.items()
+        if (moment := getattr(detail, attr)) is not None and moment.value is not None
+    }
+    created = times.get("createdAt")
+    if created is not None:
+        for key, at in times.items():
+            if key not in _NOT_AFTER_CREATION and at < created - _CLOCK_SLACK:
+                return _puts(key, "before the event was created")
+    chain = [key for key in _DELIVERY_CHAIN if key in times]
+    for earlier, later in itertools.combinations(chain, 2):
+        if times[later] < times[earlier] - _CLOCK_SLACK:
+            return _puts(later, f"before {_label(earlier)}")
+    for key, at in times.items():
+        if key in _HAPPENED_STEPS and at > now + _FUTURE_SLACK:
+            return _puts(key, "in the future")
     return None
+
+
+def _puts(key: str, where: str) -> str:
+    return f"LeadPing's lifecycle puts {_label(key)} {where}: {_CLOCKS_NOTE}"
+
+
+def _label(key: str) -> str:
+    return _STEPS[key][0].lower()
 
 
 def is_final_status(status: str | None) -> bool:
@@ -352,7 +381,9 @@ def _step(key: str, moment: Moment, *, now: datetime, previous: datetime | None)
         at=moment.value,
         raw=moment.raw,
         is_failure=key in _FAILURE_STEPS,
-        is_upcoming=moment.value is not None and moment.value > now,
+        # Only a schedule lies ahead; a delivery timed in the future is a clock that is off
+        # (status_conflict says so), not something to wait for.
+        is_upcoming=key not in _HAPPENED_STEPS and moment.value is not None and moment.value > now,
         since_previous=since_previous,
         since_previous_text=None if since_previous is None else format_duration(since_previous),
     )

@@ -667,6 +667,29 @@ def test_a_status_contradiction_and_a_step_before_the_creation_are_both_said():
     assert "puts delivered before the event was created" in note
 
 
+def test_a_messages_steps_out_of_their_order_are_flagged():
+    detail = event_from(
+        "sms_delivered.json",
+        sendingStartedAt="2026-11-26T14:02:15Z",
+        sentAt="2026-11-26T14:02:11.500Z",
+    )
+    assert status_conflict(detail) == (
+        "LeadPing's lifecycle puts sent before sending started: its times may come from clocks "
+        "that disagree. The timeline is in time order; check the raw JSON."
+    )
+
+
+def test_a_step_that_happened_timed_in_the_future_is_flagged_not_upcoming():
+    now = datetime(2026, 11, 26, 14, 5, tzinfo=UTC)
+    detail = event_from("sms_delivered.json", deliveredAt="2026-11-26T16:05:00Z", modifiedAt=None)
+    assert "puts delivered in the future" in status_conflict(detail, now=now)
+    delivered = [step for step in build_timeline(detail, now=now) if step.key == "deliveredAt"]
+    assert not delivered[0].is_upcoming
+    # A moment ahead is a clock a little off, not said.
+    soon = event_from("sms_delivered.json", deliveredAt="2026-11-26T14:05:30Z", modifiedAt=None)
+    assert status_conflict(soon, now=now) is None
+
+
 def test_clocks_a_moment_apart_are_not_flagged():
     detail = event_from(
         "sms_delivered.json", createdAt="2026-11-26T14:00:00.900Z", queuedAt="2026-11-26T14:00:00Z"
