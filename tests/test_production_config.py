@@ -1,6 +1,7 @@
 import json
 import os
 import runpy
+import socket
 import subprocess
 import sys
 from unittest import mock
@@ -133,7 +134,7 @@ def test_json_logging_makes_gunicorn_log_json_too(monkeypatch):
 
 def test_rundesk_starts_gunicorn_with_the_production_config_file():
     with (
-        mock.patch.object(rundesk, "_port_taken", return_value=False),
+        mock.patch.object(rundesk, "_listen_problem", return_value=None),
         mock.patch.object(rundesk.subprocess, "Popen") as popen,
     ):
         rundesk.Command()._start_desk("127.0.0.1", 8123)
@@ -142,6 +143,21 @@ def test_rundesk_starts_gunicorn_with_the_production_config_file():
     assert arguments[arguments.index("--bind") + 1] == "127.0.0.1:8123"
     assert arguments[-1] == "leadping_web.wsgi"
     assert GUNICORN_CONFIG.exists()
+
+
+def test_rundesk_says_why_it_cannot_listen_before_starting_anything():
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        assert rundesk._listen_problem("127.0.0.1", port) == (
+            f"Port {port} on 127.0.0.1 is taken. Set DESK_PORT to a free port."
+        )
+    # Free again; a name that resolves; an address of no interface here; a name of nothing.
+    assert rundesk._listen_problem("127.0.0.1", port) is None
+    assert rundesk._listen_problem("localhost", port) is None
+    assert rundesk._listen_problem("192.0.2.1", port) == (
+        "DESK_HOST 192.0.2.1 is not an address of this machine."
+    )
+    assert "neither an address nor a name" in rundesk._listen_problem("nonexistent.invalid", port)
 
 
 def test_the_desk_boots_under_gunicorn_with_the_config_file(tmp_path):

@@ -4,6 +4,7 @@ Migrates, collects static files, starts the LeadPing sandbox when no API key is 
 makes sure a demo account exists in sandbox mode, then serves the desk with gunicorn.
 """
 
+import errno
 import io
 import os
 import secrets
@@ -54,6 +55,10 @@ class Command(BaseCommand):
                 f"{settings.VAR_DIR} is writable for the default SQLite database."
             ) from None
         call_command("collectstatic", interactive=False, verbosity=0)
+        # Before the sandbox and the demo account: a desk that cannot listen says so first.
+        problem = _listen_problem(host, port)
+        if problem is not None:
+            raise CommandError(problem)
         children: list[subprocess.Popen[bytes]] = []
         try:
             if settings.LEADPING_SANDBOX:
@@ -136,8 +141,9 @@ class Command(BaseCommand):
         self.stdout.write(_LOGIN_HINT.format(python=_python()))
 
     def _start_desk(self, host: str, port: int) -> subprocess.Popen[bytes]:
-        if _port_taken(host, port):
-            raise CommandError(f"Port {port} on {host} is taken. Set DESK_PORT to a free port.")
+        problem = _listen_problem(host, port)
+        if problem is not None:  # taken meanwhile
+            raise CommandError(problem)
         # Workers, threads, timeouts and logs come from the production config file (the
         # same WEB_CONCURRENCY, GUNICORN_THREADS… variables); only the address is ours.
         return subprocess.Popen(
@@ -228,6 +234,29 @@ def _sandbox_answers() -> bool:
     except requests.RequestException:
         return False
     return response.status_code == 200
+
+
+def _listen_problem(host: str, port: int) -> str | None:
+    """Why the desk could not listen on host:port, tried as gunicorn will (a bind with
+    SO_REUSEADDR), or None. A connection would answer for a port in use only, and from any
+    address at all on a network that accepts every connection."""
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(
+            host.strip("[]"), port, type=socket.SOCK_STREAM
+        )[0]
+    except (socket.gaierror, UnicodeError):
+        return f"DESK_HOST {host!r} is neither an address nor a name this machine can resolve."
+    with socket.socket(family, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return f"Port {port} on {host} is taken. Set DESK_PORT to a free port."
+            if error.errno == errno.EADDRNOTAVAIL:
+                return f"DESK_HOST {host} is not an address of this machine."
+            return f"The desk cannot listen on {host} port {port}: {error.strerror}."
+    return None
 
 
 def _port_taken(host: str, port: int) -> bool:
