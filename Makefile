@@ -15,6 +15,8 @@ help:
 	@echo "make test   ruff check, ruff format --check and the whole pytest suite"
 	@echo "make format apply ruff's fixes and formatting"
 	@echo "make lock   re-pin requirements/*.txt from pyproject.toml"
+	@echo "make bench  the upstream budget's benchmark (docs/benchmarks.md; BENCH_ARGS=--single)"
+	@echo "make clean  remove .venv, collected static files and caches"
 
 run: $(VENV)/.base-installed
 	$(PY) manage.py rundesk

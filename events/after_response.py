@@ -61,9 +61,20 @@ def _run_logged(task: Task) -> None:
     except RedisError as error:
         # Redis down is an outage the lookup itself has already logged: one line per task,
         # not a chained traceback of some sixty lines for every request while it lasts.
-        logger.warning("work deferred until after the response failed: %r: %r", task, error)
+        logger.warning(
+            "%s, deferred until after the response, failed: Redis did not answer (%s)",
+            _name(task),
+            type(error).__name__,
+        )
     except Exception:
-        logger.exception("work deferred until after the response failed: %r", task)
+        logger.exception("%s, deferred until after the response, failed", _name(task))
+
+
+def _name(task: Task) -> str:
+    """What a task does, as a reader of the log knows it: its function's dotted name."""
+    function = task.func if isinstance(task, partial) else task
+    module = getattr(function, "__module__", None) or "?"
+    return f"{module}.{getattr(function, '__qualname__', type(function).__name__)}"
 
 
 def defer(task: Task) -> None:

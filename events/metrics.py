@@ -217,8 +217,10 @@ def metrics(request: HttpRequest) -> HttpResponse:
     try:
         text = render()
     except RedisError as error:
-        # A scrape that fails is a gap in the graphs; a 503 says why, a 500 would not.
-        logger.error("the shared cache failed while reading metrics: %r", error)
+        # A scrape that fails is a gap in the graphs; a 503 says why, a 500 would not. Redis
+        # down is said at WARNING, as by /readyz, not at every scrape as the desk's own fault.
+        logger.warning("the shared cache failed while reading metrics: %r", error)
+        request.failure_expected = True
         return _refusal("The desk cannot reach its shared cache (Redis) for the counters.", 503)
     return HttpResponse(text, content_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})
 

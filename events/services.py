@@ -134,6 +134,8 @@ class DeskUnavailable(leadping.LeadPingError):
     """The desk's shared cache (Redis) failed: without it no call can be paced or shared."""
 
     message = "The desk cannot reach its shared cache (Redis), which paces its calls to LeadPing."
+    # Said as a Retry-After: an outage of Redis is seldom over in less.
+    retry_after = 10
 
 
 @dataclass(frozen=True)

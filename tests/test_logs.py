@@ -1,5 +1,6 @@
 import logging
 from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 import responses
@@ -68,6 +69,14 @@ def test_an_export_refused_while_others_run_is_a_warning(team_admin_client, djan
     assert logged.levelname == "WARNING"
     for response in running:
         response.close()
+
+
+def test_a_failing_readiness_probe_is_a_warning(client, django_log):
+    # A probe every few seconds during a Redis outage filled the log with ERROR lines.
+    with mock.patch("events.health._check_cache", return_value="error (ConnectionError)"):
+        assert client.get(reverse("readyz")).status_code == 503
+    [logged] = [r for r in django_log.records if r.name == "django.request"]
+    assert logged.levelname == "WARNING"
 
 
 def test_a_failure_the_view_did_not_expect_stays_an_error(rf):

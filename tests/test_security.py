@@ -339,6 +339,7 @@ def test_with_redis_down_a_lookup_says_so_and_never_calls_leadping(
     assert b"REDIS_URL" in page.content
     assert poll.status_code == 503
     assert b"shared cache (Redis)" in poll.content
+    assert page["Retry-After"] == poll["Retry-After"] == "10"
     row = LookupAudit.objects.get()
     assert (row.kind, row.outcome) == ("page", "unavailable")
 
