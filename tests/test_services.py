@@ -3,6 +3,8 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from unittest import mock
 
@@ -938,18 +940,25 @@ def _look_in_thread(event_id):
     return thread, outcome
 
 
-def test_past_the_waiting_limit_a_lookup_is_told_the_desk_is_busy(upstream_mock, settings):
-    settings.LEADPING_MAX_WAITING = 1
+@contextmanager
+def _while_live_is_fetched(upstream_mock) -> Iterator[dict]:
+    """LIVE looked up in a thread whose LeadPing call hangs until the block ends; yields
+    what that lookup ends with (filled in once the block has let it finish)."""
     entered, release = _blocking_upstream(upstream_mock, LIVE)
-    upstream_mock.get(url(FINAL), json=body(FINAL))
     thread, outcome = _look_in_thread(LIVE)
     assert entered.wait(5)
     try:
-        with pytest.raises(services.DeskBusy):
-            services.lookup_event(event_id=FINAL)
+        yield outcome
     finally:
         release.set()
         thread.join(5)
+
+
+def test_past_the_waiting_limit_a_lookup_is_told_the_desk_is_busy(upstream_mock, settings):
+    settings.LEADPING_MAX_WAITING = 1
+    upstream_mock.get(url(FINAL), json=body(FINAL))
+    with _while_live_is_fetched(upstream_mock) as outcome, pytest.raises(services.DeskBusy):
+        services.lookup_event(event_id=FINAL)
     assert outcome["snapshot"].detail.id == LIVE
     assert [call.request.url for call in upstream_mock.calls] == [url(LIVE)]
     assert upstream.read_counters()["busy_refusals"] == 1
@@ -1028,18 +1037,12 @@ def test_past_the_waiting_limit_a_lookup_with_nothing_to_show_does_not_wait(
 def test_busy_says_when_the_desk_is_already_asking_about_that_event(upstream_mock, settings):
     # It said "waiting on LeadPing for many other lookups" to viewers of one slow event.
     settings.LEADPING_MAX_WAITING = 1
-    entered, release = _blocking_upstream(upstream_mock, LIVE)
     upstream_mock.get(url(FINAL), json=body(FINAL))
-    first, _ = _look_in_thread(LIVE)
-    assert entered.wait(5)
-    try:
+    with _while_live_is_fetched(upstream_mock):
         with pytest.raises(services.DeskBusy) as same:
             services.lookup_event(event_id=LIVE)
         with pytest.raises(services.DeskBusy) as other:
             services.lookup_event(event_id=FINAL)
-    finally:
-        release.set()
-        first.join(5)
     assert same.value.message == services.DeskBusy.ALREADY_ASKING
     assert other.value.message == services.DeskBusy.message
     assert same.value.retry_after == other.value.retry_after == services.BUSY_RETRY_SECONDS

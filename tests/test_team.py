@@ -760,17 +760,7 @@ def test_a_name_the_audit_trail_holds_for_another_account_is_not_given_again(
     assert response.status_code == 200
     assert "The audit trail names another account" in response.content.decode()
     # Its own name it takes back.
-    response = team_admin_client.post(
-        f"/admin/auth/user/{staff_user.pk}/change/",
-        {
-            "username": "sam",
-            "is_active": "on",
-            "groups": [role("Support").pk],
-            "date_joined_0": "2026-01-01",
-            "date_joined_1": "00:00:00",
-        },
-    )
-    assert response.status_code == 302
+    assert _save_support_user(team_admin_client, staff_user, "sam").status_code == 302
     staff_user.refresh_from_db()
     assert staff_user.username == "sam"
 
@@ -780,18 +770,23 @@ def test_an_account_made_before_the_check_can_still_be_edited(
 ):
     twin = django_user_model.objects.create_user("SAM", password="not-used")
     twin.groups.add(role("Support"))
-    response = team_admin_client.post(
-        f"/admin/auth/user/{twin.pk}/change/",
-        {
-            "username": "SAM",
-            "groups": [role("Support").pk],
-            "date_joined_0": "2026-01-01",
-            "date_joined_1": "00:00:00",
-        },
-    )
+    response = _save_support_user(team_admin_client, twin, "SAM", active=False)
     assert response.status_code == 302
     twin.refresh_from_db()
     assert not twin.is_active
+
+
+def _save_support_user(client, user, username: str, *, active: bool = True):
+    """The admin's change form for a Support user, saved with `username`."""
+    form = {
+        "username": username,
+        "groups": [role("Support").pk],
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+    }
+    if active:
+        form["is_active"] = "on"
+    return client.post(f"/admin/auth/user/{user.pk}/change/", form)
 
 
 @pytest.mark.parametrize("username", ["ROOT", "r\u043e\u043et", "\u0433\u043e\u043et"])
@@ -1050,41 +1045,32 @@ def test_the_admin_refuses_regular_expressions_in_its_lists(team_admin_client, u
 
 
 @pytest.mark.parametrize(
-    "query",
+    ("query", "status"),
     [
-        "client_ip=abc",
-        "client_ip__exact=1.2.3",
-        "client_ip__gt=x",
-        "client_ip__in=10.0.0.1,abc",
-        "client_ip__range=10.0.0.1,x",
+        # Compared as an address: on PostgreSQL the inet column refused what is none when
+        # the list was counted, a 500.
+        ("client_ip=abc", 400),
+        ("client_ip__exact=1.2.3", 400),
+        ("client_ip__gt=x", 400),
+        ("client_ip__in=10.0.0.1,abc", 400),
+        ("client_ip__range=10.0.0.1,x", 400),
+        ("client_ip=10.0.0.1", 200),
+        ("client_ip__in=10.0.0.1,::1", 200),
+        # Compared as text, as the search does.
+        ("client_ip__contains=abc", 200),
+        ("client_ip__startswith=10.", 200),
     ],
 )
-def test_the_admin_refuses_an_ip_filter_that_is_no_address(team_admin_client, query):
-    # On PostgreSQL the inet column refused it when the list was counted: a 500.
-    LookupAudit.objects.create(
-        username="sam", event_id="evt-1", kind="page", outcome="found", client_ip="10.0.0.1"
-    )
-    assert team_admin_client.get(f"/admin/events/lookupaudit/?{query}").status_code == 400
-    attempts = "/admin/axes/accessattempt/?" + query.replace("client_ip", "ip_address")
-    assert team_admin_client.get(attempts).status_code == 400
-
-
-@pytest.mark.parametrize(
-    "query",
-    [
-        "client_ip=10.0.0.1",
-        "client_ip__in=10.0.0.1,::1",
-        "client_ip__contains=abc",
-        "client_ip__startswith=10.",
-    ],
-)
-def test_the_admin_filters_by_ip_address_and_by_its_text(team_admin_client, query):
+def test_the_admin_takes_an_ip_filter_with_an_address_or_as_text(team_admin_client, query, status):
     LookupAudit.objects.create(
         username="sam", event_id="evt-1", kind="page", outcome="found", client_ip="10.0.0.1"
     )
     response = team_admin_client.get(f"/admin/events/lookupaudit/?{query}")
-    assert response.status_code == 200
-    assert "evt-1" in response.content.decode() or "contains" in query
+    assert response.status_code == status
+    if status == 200 and "abc" not in query:
+        assert "evt-1" in response.content.decode()
+    attempts = "/admin/axes/accessattempt/?" + query.replace("client_ip", "ip_address")
+    assert team_admin_client.get(attempts).status_code == status
 
 
 # --- masking in the audit trail -----------------------------------------------------------

@@ -85,11 +85,15 @@ def test_an_unknown_long_kind_and_direction_fit_a_phone(desk: Page, upstream_wit
     assert _horizontal_overflow(desk) <= 0, "the lookup page is wider than a 375 px screen"
 
 
-def test_a_long_new_status_is_announced_within_a_phones_width(desk: Page, upstream_with_long_words):
+def _watch_pending_on_a_phone(desk: Page) -> None:
     desk.set_viewport_size({"width": 375, "height": 812})
     _OneEvent.status = "Pending"
     desk.goto(f"/events/{EVENT_ID}/")
     expect(desk.locator("#status-panel .badge")).to_have_text("Pending")
+
+
+def test_a_long_new_status_is_announced_within_a_phones_width(desk: Page, upstream_with_long_words):
+    _watch_pending_on_a_phone(desk)
     _OneEvent.status = LONG_STATUS
     toast = desk.locator("#toast")
     expect(toast).to_have_text(f"Status now: {LONG_STATUS}", timeout=10_000)
@@ -111,10 +115,7 @@ def test_a_long_unbroken_error_from_leadping_fits_a_phone(desk: Page, upstream_w
 
 
 def test_a_long_unbroken_reason_for_a_stale_copy_fits_a_phone(desk: Page, upstream_with_long_words):
-    desk.set_viewport_size({"width": 375, "height": 812})
-    _OneEvent.status = "Pending"
-    desk.goto(f"/events/{EVENT_ID}/")
-    expect(desk.locator("#status-panel .badge")).to_have_text("Pending")
+    _watch_pending_on_a_phone(desk)
     _OneEvent.failure = LONG_FAILURE
     expect(desk.locator("#status-panel .stale-note")).to_contain_text(LONG_FAILURE, timeout=15_000)
     assert _horizontal_overflow(desk) <= 0, "the stale copy's note is wider than a 375 px screen"
