@@ -12,8 +12,8 @@ holding the process, and a crafted one can take minutes.
 import ipaddress
 from typing import Any
 
-from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin
-from axes.models import AccessAttempt, AccessFailureLog
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
@@ -50,7 +50,7 @@ def _protected_usernames() -> set[str]:
 MAX_SEARCH_WORDS = 8
 MAX_SEARCH_LENGTH = 200
 # Lookups that compare an IP address field as an address (the others compare its text).
-_ADDRESS_COMPARISONS = frozenset({"", "exact", "gt", "gte", "lt", "lte", "in", "range"})
+_ADDRESS_COMPARISONS = frozenset({"", "exact", "gt", "gte", "lt", "lte", "in"})
 
 
 class _GuardedList:
@@ -74,12 +74,18 @@ class _GuardedList:
             field = self.model._meta.get_field(name)  # type: ignore[attr-defined]
         except FieldDoesNotExist:
             return True
-        if not isinstance(field, GenericIPAddressField) or operator not in _ADDRESS_COMPARISONS:
+        if not isinstance(field, GenericIPAddressField):
             return True
-        values = value.split(",") if operator in {"in", "range"} else [value]
+        if operator == "range":
+            # The admin hands the range over unsplit, to be read a character at a time.
+            return False
+        if operator not in _ADDRESS_COMPARISONS:
+            return True
+        # As the query will get them: " 10.0.0.1" is no address to PostgreSQL either.
+        values = value.split(",") if operator == "in" else [value]
         try:
             for one in values:
-                ipaddress.ip_address(one.strip())
+                ipaddress.ip_address(one)
         except ValueError:
             return False
         return True
@@ -286,10 +292,15 @@ class DeskAccessFailureLogAdmin(_TeamAdminLoginRecords, AccessFailureLogAdmin):
     pass
 
 
+class DeskAccessLogAdmin(_TeamAdminLoginRecords, AccessLogAdmin):
+    pass
+
+
 # In place of django-axes' own (registered unless AXES_ENABLE_ADMIN is off).
 for _model, _model_admin in (
     (AccessAttempt, DeskAccessAttemptAdmin),
     (AccessFailureLog, DeskAccessFailureLogAdmin),
+    (AccessLog, DeskAccessLogAdmin),
 ):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
