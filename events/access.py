@@ -77,11 +77,21 @@ def folded_username(username: str) -> str:
     return unicodedata.normalize("NFKC", username).casefold()
 
 
-# Letters of other alphabets that read as Latin ones (the common entries of Unicode's
-# confusables), after case folding: Cyrillic "\u0440\u043e\u0440" passes for "pop". Written as
-# escapes, as a reader of this file could not tell them apart either.
+# Letters that read as Latin ones (the common entries of Unicode's confusables), capitals
+# apart (Cyrillic "\u0422\u041e\u041c" reads "TOM", though folded it is "\u0442\u043e\u043c"): a
+# username is mapped letter by letter, then folded. Written as escapes, as a reader of this
+# file could not tell them apart either.
 _LOOK_ALIKES = str.maketrans(
     {
+        # Cyrillic
+        "\u0410": "A", "\u0412": "B", "\u0415": "E", "\u041a": "K", "\u041c": "M",
+        "\u041d": "H", "\u041e": "O", "\u0420": "P", "\u0421": "C", "\u0422": "T",
+        "\u0425": "X", "\u0423": "Y", "\u0405": "S", "\u0406": "I", "\u0408": "J",
+        "\u051a": "Q", "\u051c": "W", "\u04ae": "Y",
+        # Greek
+        "\u0391": "A", "\u0392": "B", "\u0395": "E", "\u0396": "Z", "\u0397": "H",
+        "\u0399": "I", "\u039a": "K", "\u039c": "M", "\u039d": "N", "\u039f": "O",
+        "\u03a1": "P", "\u03a4": "T", "\u03a5": "Y", "\u03a7": "X",
         # Cyrillic
         "\u0430": "a", "\u044c": "b", "\u0441": "c", "\u0501": "d", "\u0435": "e",
         "\u04bb": "h", "\u0456": "i", "\u0458": "j", "\u043a": "k", "\u04cf": "l",
@@ -93,26 +103,32 @@ _LOOK_ALIKES = str.maketrans(
         "\u03b3": "y",
         # Armenian
         "\u0570": "h", "\u0578": "n", "\u0585": "o", "\u057d": "u", "\u0581": "g",
+        # Latin
+        "\u0131": "i", "\u0251": "a", "\u0261": "g", "\u029f": "l",
     }
 )  # fmt: skip
-# Alphabets whose letters pass for each other's.
-_LOOK_ALIKE_SCRIPTS = frozenset({"LATIN", "CYRILLIC", "GREEK", "ARMENIAN"})
+# Scripts whose letters pass for Latin ones; any of them beside Latin letters, or beside each
+# other, is a name that could pass for another.
+_LOOK_ALIKE_SCRIPTS = frozenset({"CYRILLIC", "GREEK", "ARMENIAN"})
 
 
 def username_skeleton(username: str) -> str:
-    """What a username reads as: without case or width, look-alike letters as Latin ones."""
-    return folded_username(username).translate(_LOOK_ALIKES)
+    """What a username reads as: look-alike letters as Latin ones, without case or width."""
+    return folded_username(unicodedata.normalize("NFKC", username).translate(_LOOK_ALIKES))
 
 
 def mixed_scripts(username: str) -> set[str]:
-    """The alphabets of a username's letters, when it mixes those that pass for each other
-    ("r\u043e\u043et", "root" with two Cyrillic o's); else an empty set."""
+    """The scripts of a username's letters when they could make it pass for another: Latin
+    with any other script ("r\u043e\u043et", "root" with two Cyrillic o's; Lisu's "\ua4d3"
+    beside Latin letters), or two of the scripts that pass for Latin; else an empty set."""
     scripts = {
-        unicodedata.name(char, "").partition(" ")[0]
+        unicodedata.name(char, "?").partition(" ")[0]
         for char in unicodedata.normalize("NFKC", username)
         if char.isalpha()
-    } & _LOOK_ALIKE_SCRIPTS
-    return scripts if len(scripts) > 1 else set()
+    }
+    if len(scripts) > 1 and ("LATIN" in scripts or len(scripts & _LOOK_ALIKE_SCRIPTS) > 1):
+        return scripts
+    return set()
 
 
 def clashing_username(username: str, *, other_than: int | None = None) -> str | None:
@@ -143,10 +159,12 @@ def username_problem(username: str, *, other_than: int | None = None) -> str | N
             f"{clash!r} is taken, and this username would read as it in the audit trail: "
             "they differ only in case, width or look-alike letters."
         )
-    rows = LookupAudit.objects.filter(username=username)
+    rows = LookupAudit.objects.all()
     if other_than is not None:
         rows = rows.exclude(user_id=other_than)
-    if rows.exists():
+    wanted = username_skeleton(username)
+    names = rows.order_by().values_list("username", flat=True).distinct().iterator()
+    if any(username_skeleton(name) == wanted for name in names):
         return (
             "The audit trail names another account, past or present, with this username: "
             "its lookups would read as this user's. Pick another."

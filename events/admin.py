@@ -157,9 +157,9 @@ class _DistinctUsername(forms.ModelForm):
 
 
 class _OwnAccount(forms.ModelForm):
-    """The form of the account one is logged in with: nobody deactivates it, and a Team
-    admin does not drop their own role. Either would lock them out of what they were doing,
-    and only a superuser could undo it (another Team admin or a superuser may)."""
+    """The form of the account one is logged in with: nobody deactivates it, a Team admin
+    does not drop their own role, nor a superuser their superuser or staff status. Each would
+    lock them out of what they were doing, and only someone else could undo it."""
 
     editor: Any = None
 
@@ -167,6 +167,13 @@ class _OwnAccount(forms.ModelForm):
         cleaned = super().clean()
         if "is_active" in self.fields and not cleaned.get("is_active", True):
             self.add_error("is_active", "You cannot deactivate the account you are logged in with.")
+        # A superuser dropping their own superuser or staff status loses the admin at once.
+        for flag, what in (("is_superuser", "superuser"), ("is_staff", "staff")):
+            if self.editor.is_superuser and flag in self.fields and not cleaned.get(flag, True):
+                self.add_error(
+                    flag,
+                    f"You cannot take your own {what} status away: another superuser can.",
+                )
         groups = cleaned.get("groups")
         if (
             "groups" in self.fields

@@ -729,12 +729,21 @@ def _add_user(client, username: str):
         # "pop" all in Cyrillic letters, and "POP" in Greek capitals, read as "pop".
         ("\u0440\u043e\u0440", "pop&#x27; is taken, and this username would read as it"),
         ("\u03a1\u039f\u03a1", "pop&#x27; is taken, and this username would read as it"),
+        # Capitals whose small letters look like nothing Latin: "TOM" in Cyrillic and Greek.
+        ("\u0422\u041e\u041c", "tom&#x27; is taken, and this username would read as it"),
+        ("\u03a4\u039f\u039c", "tom&#x27; is taken, and this username would read as it"),
+        # Latin look-alikes: a dotless i, a Latin alpha.
+        ("t\u0131m", "tim&#x27; is taken, and this username would read as it"),
+        ("\u0251nn", "ann&#x27; is taken, and this username would read as it"),
+        # A Lisu letter beside Latin ones.
+        ("\ua4d3emo", "mixes letters of the Latin and Lisu alphabets"),
     ],
 )
 def test_no_user_is_created_under_a_name_that_passes_for_anothers(
     team_admin_client, superuser, django_user_model, username, refusal
 ):
-    django_user_model.objects.create_user("pop", password="not-used")
+    for existing in ("pop", "tom", "tim", "ann"):
+        django_user_model.objects.create_user(existing, password="not-used")
     response = _add_user(team_admin_client, username)
     assert response.status_code == 200
     assert refusal in response.content.decode()
@@ -763,6 +772,17 @@ def test_a_name_the_audit_trail_holds_for_another_account_is_not_given_again(
     assert _save_support_user(team_admin_client, staff_user, "sam").status_code == 302
     staff_user.refresh_from_db()
     assert staff_user.username == "sam"
+
+
+def test_a_name_of_the_trail_in_another_case_is_not_given_again(team_admin_client, staff_user):
+    LookupAudit.objects.create(
+        user=staff_user, username="sam", event_id="evt-1", kind="page", outcome="found"
+    )
+    staff_user.username = "samuel"
+    staff_user.save()
+    response = _add_user(team_admin_client, "Sam")
+    assert response.status_code == 200
+    assert "The audit trail names another account" in response.content.decode()
 
 
 def test_an_account_made_before_the_check_can_still_be_edited(
@@ -845,6 +865,23 @@ def test_a_team_admin_cannot_deactivate_themselves_or_drop_their_own_role(
     assert renamed.status_code == 302
     team_admin.refresh_from_db()
     assert team_admin.username == "tessa"
+
+
+def test_a_superuser_cannot_take_their_own_superuser_or_staff_status_away(admin_client, admin_user):
+    response = admin_client.post(
+        f"/admin/auth/user/{admin_user.pk}/change/",
+        {
+            "username": admin_user.username,
+            "is_active": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 200
+    assert "take your own superuser status away" in response.text
+    assert "take your own staff status away" in response.text
+    admin_user.refresh_from_db()
+    assert admin_user.is_superuser and admin_user.is_staff
 
 
 def test_a_team_admin_deactivates_and_demotes_another_team_admin(
