@@ -34,9 +34,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
         "upstream": _check_upstream(),
     }
     failing = [name for name, result in checks.items() if result != OK]
-    # Each failing check has logged its WARNING: the 503 itself is the answer asked for, not
-    # a fault of the desk's to log at ERROR at every probe (events/logs.py).
-    request.failure_expected = bool(failing)
+    # Each failing check has logged its WARNING: the 503 itself is the answer asked for, and
+    # Django's own line for it would say it again at every probe (events/logs.py drops it).
+    request.failure_said = bool(failing)
     body = {"status": "unavailable" if failing else OK, "checks": checks, "failing": failing}
     return JsonResponse(body, status=503 if failing else 200, headers={"Cache-Control": "no-store"})
 

@@ -57,9 +57,13 @@ class ClientFaultFilter(logging.Filter):
     a traceback each) and the "busy" or "LeadPing is failing" pages a view marks as expected
     (`request.failure_expected`; Django logs every 5xx answer at ERROR) become one WARNING
     line each. A client's own fault Django answers with a 4xx (a permission denied, a bad
-    request) is a WARNING already, with a traceback that says nothing: it goes too."""
+    request) is a WARNING already, with a traceback that says nothing: it goes too. Django's
+    line for a failure the view has logged itself (`request.failure_said`) is dropped."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(getattr(record, "request", None), "failure_said", False):
+            # The view logged why it failed already (/readyz, a line per failing check).
+            return record.name != "django.request"
         if record.levelno < logging.ERROR:
             if record.name == "django.request" and record.exc_info:
                 record.exc_info, record.exc_text = None, None

@@ -382,7 +382,7 @@
   function relativeText(then, now) {
     const seconds = Math.round((then - now) / 1000);
     const size = Math.abs(seconds);
-    // As Django's naturaltime words the same time on the page: "now", then "4 seconds ago".
+    // "now" under a second, as Django's naturaltime on the page; then "4 seconds ago".
     if (size < 1) return "now";
     for (let i = 0; i < UNITS.length; i++) {
       const unit = UNITS[i][0];
