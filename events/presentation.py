@@ -199,10 +199,9 @@ def _status_contradiction(detail: EventDetail) -> str | None:
     badge = status_badge(detail.status)
     for attr in _CONTRADICTIONS.get(badge.key, ()):
         if getattr(detail, attr) is not None:
-            step_label = _STEPS[LIFECYCLE_FIELDS[attr]][0]
             return (
                 f"LeadPing's status says {badge.label}, but the lifecycle also has "
-                f"{step_label.lower()}: check the timeline and the raw JSON."
+                f"{_label(LIFECYCLE_FIELDS[attr])}: check the timeline and the raw JSON."
             )
     return None
 
